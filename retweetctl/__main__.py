@@ -1,0 +1,3 @@
+from retweetctl.cli import main
+
+main()

@@ -1,0 +1,104 @@
+"""The command line: parse arguments, call the library, turn results and errors into words and exit codes."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+
+import psycopg
+import typer
+
+from retweetctl import __version__
+from retweetctl.commands import db, fetch, load, matrix, watch
+from retweetctl.commands.common import AppState
+from retweetctl.config import Secret
+from retweetctl.database import first_line
+from retweetctl.errors import ExitCode, RetweetctlError
+
+app = typer.Typer(
+    name="retweetctl",
+    help="Keep a PostgreSQL table of who retweets whom, and show the author-by-retweeter matrix.",
+    no_args_is_help=True,
+    # Typer's pretty tracebacks print local variables, which can hold secrets.
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db.app, name="db")
+app.add_typer(watch.app, name="watch")
+app.command("fetch")(fetch.command)
+app.command("load")(load.command)
+app.command("matrix")(matrix.command)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        print(f"retweetctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
+    ),
+    debug: bool = typer.Option(
+        False, "--debug", help="Log what happens, and show tracebacks (secrets redacted)."
+    ),
+) -> None:
+    """Keep a PostgreSQL table of who retweets whom, and show the author-by-retweeter matrix."""
+    ctx.obj = AppState(debug=debug)
+    if debug:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.addFilter(RedactingFilter())
+        logging.basicConfig(level=logging.DEBUG, handlers=[handler], force=True)
+
+
+class RedactingFilter(logging.Filter):
+    """Replace every secret retweetctl knows of in a log record (tweepy logs its headers)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = Secret.scrub(record.getMessage())
+        record.args = None
+        return True
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app and map every failure to one line on stderr and an exit code."""
+    sys.exit(run(argv))
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the app; return the exit code instead of exiting (tests call this)."""
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    try:
+        app(args=argv, prog_name="retweetctl")  # standalone mode: usage errors exit 2 by themselves
+    except SystemExit as exc:
+        return _exit_code(exc.code)
+    except RetweetctlError as exc:
+        _error(exc.message)
+        return exc.exit_code
+    except psycopg.OperationalError as exc:
+        _error(f"database unavailable: {first_line(exc)}")
+        return ExitCode.UNAVAILABLE
+    except Exception as exc:  # a bug: say so in one line, the traceback only with --debug
+        if debug:
+            sys.stderr.write(Secret.scrub("".join(traceback.format_exception(exc))))
+        _error(
+            f"internal error: {type(exc).__name__}: {first_line(exc)} (run with --debug for details)"
+        )
+        return ExitCode.SOFTWARE
+    return ExitCode.OK
+
+
+def _exit_code(code: object) -> int:
+    if code is None:
+        return ExitCode.OK
+    if isinstance(code, int):
+        return code
+    _error(str(code))
+    return ExitCode.SOFTWARE
+
+
+def _error(message: str) -> None:
+    sys.stderr.write(f"retweetctl: error: {Secret.scrub(message)}\n")

@@ -1,0 +1,1 @@
+"""One module per command group: each parses its options, calls the library, and words the result."""

@@ -1,0 +1,12 @@
+"""`retweetctl fetch`: not built yet (see the open issue)."""
+
+from __future__ import annotations
+
+import typer
+
+from retweetctl.errors import RetweetctlError
+
+
+def command(ctx: typer.Context) -> None:
+    """Not available yet in this version."""
+    raise RetweetctlError("fetch is not implemented yet")

@@ -1,0 +1,12 @@
+"""`retweetctl matrix`: not built yet (see the open issue)."""
+
+from __future__ import annotations
+
+import typer
+
+from retweetctl.errors import RetweetctlError
+
+
+def command(ctx: typer.Context) -> None:
+    """Not available yet in this version."""
+    raise RetweetctlError("matrix is not implemented yet")

@@ -1,0 +1,67 @@
+"""Connections: to the configured server, or to the embedded one started on demand."""
+
+from __future__ import annotations
+
+import time
+
+import psycopg
+
+from retweetctl.config import Settings, redact_dsn
+from retweetctl.embedded import EmbeddedServer
+from retweetctl.errors import UnavailableError
+from retweetctl.migrations import is_current, migrate
+
+Connection = psycopg.Connection[tuple[object, ...]]
+APPLICATION_NAME = "retweetctl"
+CONNECT_TIMEOUT_SECONDS = 10
+# A postmaster killed a moment ago still looks alive briefly; wait this long before looking again.
+EMBEDDED_RETRY_DELAY_SECONDS = 0.5
+
+
+def embedded_server(settings: Settings) -> EmbeddedServer:
+    return EmbeddedServer(settings.home, bindir=settings.pg_bindir)
+
+
+def database_url(settings: Settings) -> str:
+    """The URL to connect to, starting the embedded server when none is configured."""
+    if settings.database_url is not None:
+        return settings.database_url.reveal()
+    return embedded_server(settings).ensure_running()
+
+
+def connect(settings: Settings, *, migrate_schema: bool = True) -> Connection:
+    """Open a connection with the schema up to date; UnavailableError if the server cannot be reached."""
+    url = database_url(settings)
+    try:
+        conn = _open(url)
+    except psycopg.OperationalError as exc:
+        if settings.database_url is not None:
+            raise _unavailable(url, exc) from None
+        # The embedded postmaster may have died after we looked (kill -9): look again.
+        time.sleep(EMBEDDED_RETRY_DELAY_SECONDS)
+        url = embedded_server(settings).ensure_running()
+        try:
+            conn = _open(url)
+        except psycopg.OperationalError as again:
+            raise _unavailable(url, again) from None
+    if migrate_schema and not is_current(conn):
+        migrate(conn)
+    return conn
+
+
+def _open(url: str) -> Connection:
+    return psycopg.connect(
+        url, application_name=APPLICATION_NAME, connect_timeout=CONNECT_TIMEOUT_SECONDS
+    )
+
+
+def _unavailable(url: str, exc: BaseException) -> UnavailableError:
+    return UnavailableError(f"cannot connect to PostgreSQL at {redact_dsn(url)}: {first_line(exc)}")
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of an exception's message, for one-line errors."""
+    for line in str(exc).splitlines():
+        if line.strip():
+            return line.strip()
+    return type(exc).__name__

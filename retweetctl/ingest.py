@@ -1,0 +1,85 @@
+"""The merge: COPY rows into the unlogged staging table, then INSERT … ON CONFLICT DO NOTHING.
+
+Everything for one batch happens inside the caller's transaction: the staged
+rows are deleted before it commits, so a run killed at any point leaves neither
+half a merge nor staging rows behind, and no table lock is ever taken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from retweetctl.database import Connection
+from retweetctl.queries import load
+
+# (tweet_id, retweeter_id, author_id), each a positive 64-bit integer.
+Row = tuple[int, int, int]
+# (id, username, name)
+User = tuple[int, str | None, str | None]
+
+STAGING_COLUMNS = "batch_id, tweet_id, retweeter_id, author_id"
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """seen: rows offered (repeats included); added: rows that were new to `retweets`."""
+
+    seen: int = 0
+    added: int = 0
+
+    def __add__(self, other: MergeResult) -> MergeResult:
+        return MergeResult(self.seen + other.seen, self.added + other.added)
+
+
+class StagingBatch:
+    """One batch of rows staged by COPY within the current transaction of `conn`."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        row = conn.execute("SELECT nextval('retweet_staging_batch_seq')").fetchone()
+        assert row is not None
+        self.batch_id = int(row[0])  # type: ignore[call-overload]
+        self.seen = 0
+
+    def copy(self, rows: Iterable[Row]) -> int:
+        """Stream rows into staging; return how many were written."""
+        count = 0
+        batch = self.batch_id
+        with (
+            self.conn.cursor() as cur,
+            cur.copy(
+                f"COPY retweet_staging ({STAGING_COLUMNS}) FROM STDIN"  # noqa: S608 - constant text
+            ) as copy,
+        ):
+            for tweet_id, retweeter_id, author_id in rows:
+                copy.write_row((batch, tweet_id, retweeter_id, author_id))
+                count += 1
+        self.seen += count
+        return count
+
+    def merge(self) -> MergeResult:
+        """Insert the staged rows that are new; remove the batch from staging."""
+        params = {"batch_id": self.batch_id}
+        with self.conn.cursor() as cur:
+            cur.execute(load("merge_staged"), params)
+            added = max(cur.rowcount, 0)
+            cur.execute("DELETE FROM retweet_staging WHERE batch_id = %(batch_id)s", params)
+        return MergeResult(seen=self.seen, added=added)
+
+
+def merge_rows(conn: Connection, rows: Iterable[Row]) -> MergeResult:
+    """Merge rows into `retweets` atomically; return how many were seen and added."""
+    with conn.transaction():
+        batch = StagingBatch(conn)
+        batch.copy(rows)
+        return batch.merge()
+
+
+def upsert_users(conn: Connection, users: Iterable[User]) -> None:
+    """Record usernames; sorted by id so concurrent writers lock rows in the same order."""
+    unique = {user[0]: user for user in users}
+    if not unique:
+        return
+    with conn.cursor() as cur:
+        cur.executemany(load("upsert_users"), [unique[key] for key in sorted(unique)])

@@ -1,0 +1,125 @@
+"""Fixtures: one real PostgreSQL for the session, a fresh database per test, the CLI as users run it."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from retweetctl.database import Connection
+from retweetctl.embedded import EmbeddedServer
+from retweetctl.migrations import migrate
+
+TEMPLATE_DATABASE = "retweetctl_template"
+_database_numbers = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[EmbeddedServer]:
+    """The test session's own PostgreSQL: the embedded machinery, in a short temporary home."""
+    home = Path(tempfile.mkdtemp(prefix="rtc-test-"))
+    server = EmbeddedServer(home / "home")
+    server.ensure_running()
+    with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
+        # Durability buys nothing in throwaway test databases and costs seconds.
+        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+            conn.execute(f"ALTER SYSTEM SET {setting} = off")
+        conn.execute("SELECT pg_reload_conf()")
+        conn.execute(f'CREATE DATABASE "{TEMPLATE_DATABASE}"')
+    with psycopg.connect(server.url(TEMPLATE_DATABASE)) as conn:
+        migrate(conn)
+    yield server
+    server.stop()
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def db_url(pg_server: EmbeddedServer) -> Iterator[str]:
+    """A fresh, migrated database for one test."""
+    name = f"test_{os.getpid()}_{next(_database_numbers)}"
+    with psycopg.connect(pg_server.url("postgres"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DATABASE}"')
+    yield pg_server.url(name)
+    with psycopg.connect(pg_server.url("postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def empty_db_url(pg_server: EmbeddedServer) -> Iterator[str]:
+    """A database with no schema at all, for migration tests."""
+    name = f"empty_{os.getpid()}_{next(_database_numbers)}"
+    with psycopg.connect(pg_server.url("postgres"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield pg_server.url(name)
+    with psycopg.connect(pg_server.url("postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def conn(db_url: str) -> Iterator[Connection]:
+    with psycopg.connect(db_url) as connection:
+        yield connection
+
+
+@pytest.fixture
+def cli_env(db_url: str, tmp_path: Path) -> dict[str, str]:
+    """The environment of a user pointed at the test database, with no X credentials."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("RETWEETCTL_", "X_", "TWITTER_", "PG"))
+    }
+    env.update(
+        RETWEETCTL_DATABASE_URL=db_url,
+        RETWEETCTL_HOME=str(tmp_path / "home"),
+        COLUMNS="200",
+    )
+    return env
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(
+    args: list[str], env: dict[str, str], input: str | None = None, timeout: float = 120
+) -> CliResult:
+    """Run `retweetctl ARGS` in a subprocess, as a user or cron would."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "retweetctl", *args],
+        env=env,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return CliResult(completed.returncode, completed.stdout, completed.stderr)
+
+
+@pytest.fixture
+def cli(cli_env: dict[str, str]):  # type: ignore[no-untyped-def]
+    """cli(args, input=None, **env_overrides) -> CliResult, run as a subprocess."""
+
+    def invoke(args: list[str], input: str | None = None, **overrides: str) -> CliResult:
+        env = dict(cli_env)
+        for key, value in overrides.items():
+            if value is None:
+                env.pop(key, None)
+            else:
+                env[key] = value
+        return run_cli(args, env, input=input)
+
+    return invoke

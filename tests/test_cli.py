@@ -1,0 +1,96 @@
+"""The command line as a whole: every command documented, version, one-line errors."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import typer.main
+
+from retweetctl import __version__
+from retweetctl.cli import app, run
+from retweetctl.errors import ExitCode
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def command_paths() -> list[tuple[str, str | None]]:
+    """Every leaf command as ("db status", help text)."""
+    found: list[tuple[str, str | None]] = []
+
+    def walk(command, prefix: str) -> None:  # type: ignore[no-untyped-def]
+        subcommands = getattr(command, "commands", None)
+        if subcommands:
+            for name, sub in subcommands.items():
+                walk(sub, f"{prefix} {name}".strip())
+        else:
+            found.append((prefix, command.help))
+
+    walk(typer.main.get_command(app), "")
+    return found
+
+
+def test_there_are_commands() -> None:
+    names = {path for path, _ in command_paths()}
+    assert {"db status", "db start", "db stop", "db url", "fetch", "load", "matrix"} <= names
+
+
+@pytest.mark.parametrize(("path", "help_text"), command_paths())
+def test_every_command_has_help_and_is_in_readme(path: str, help_text: str | None) -> None:
+    assert help_text and help_text.strip(), f"{path} has no help text"
+    assert f"retweetctl {path}" in README.read_text(), (
+        f"README does not document `retweetctl {path}`"
+    )
+
+
+@pytest.mark.parametrize("path", [p for p, _ in command_paths()])
+def test_help_of_every_command_exits_0(path: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run([*path.split(), "--help"]) == ExitCode.OK
+    assert "Usage:" in capsys.readouterr().out
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"retweetctl {__version__}"
+
+
+def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["frobnicate"]) == ExitCode.USAGE
+
+
+def test_exit_codes_are_documented_in_readme() -> None:
+    text = README.read_text()
+    for code in ExitCode:
+        assert re.search(rf"^\|\s*{int(code)}\s*\|", text, re.M), (
+            f"exit code {int(code)} missing from README table"
+        )
+
+
+def test_bad_config_is_exit_78_in_one_line(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    home = tmp_path / "cfg"
+    home.mkdir()
+    (home / "config.toml").write_text("database_url = [")
+    result = cli(["db", "status"], RETWEETCTL_HOME=str(home))
+    assert result.exit_code == ExitCode.CONFIG
+    assert (
+        result.stderr.startswith("retweetctl: error: config file")
+        and result.stderr.count("\n") == 1
+    )
+
+
+def test_unreachable_database_is_exit_69_without_password(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli(
+        ["db", "status"], RETWEETCTL_DATABASE_URL="postgresql://bob:Sup3rSecretPw@127.0.0.1:1/none"
+    )
+    assert result.exit_code == ExitCode.UNAVAILABLE
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "Sup3rSecretPw" not in result.stdout + result.stderr
+    assert "bob:***@127.0.0.1:1" in result.stderr
+
+
+def test_db_url_leaves_the_password_out(cli, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    with_password = db_url.replace("postgres@", "postgres:An0therSecret@")
+    result = cli(["db", "url"], RETWEETCTL_DATABASE_URL=with_password)
+    assert result.exit_code == 0
+    assert result.stdout.strip() == db_url

@@ -1,0 +1,88 @@
+"""The merge path every loader uses: exact counts, reruns, repeats, atomicity."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from retweetctl.database import Connection
+from retweetctl.ingest import MergeResult, StagingBatch, merge_rows, upsert_users
+
+
+def table(conn: Connection) -> list[tuple[object, ...]]:
+    return conn.execute(
+        "SELECT tweet_id, retweeter_id, author_id FROM retweets ORDER BY 1, 2"
+    ).fetchall()
+
+
+def staged(conn: Connection) -> int:
+    row = conn.execute("SELECT count(*) FROM retweet_staging").fetchone()
+    assert row is not None
+    return int(row[0])  # type: ignore[call-overload]
+
+
+def test_counts_what_is_new_and_rerun_adds_nothing(conn: Connection) -> None:
+    assert merge_rows(conn, [(10, 1, 100), (10, 2, 100), (11, 1, 100)]) == MergeResult(
+        seen=3, added=3
+    )
+    assert merge_rows(
+        conn, [(10, 1, 100), (10, 3, 100), (11, 1, 100), (12, 9, 101)]
+    ) == MergeResult(4, 2)
+    assert merge_rows(conn, [(10, 1, 100), (10, 3, 100)]) == MergeResult(2, 0)
+    assert table(conn) == [(10, 1, 100), (10, 2, 100), (10, 3, 100), (11, 1, 100), (12, 9, 101)]
+    assert staged(conn) == 0
+
+
+def test_repeats_inside_one_batch_count_once(conn: Connection) -> None:
+    assert merge_rows(conn, [(5, 1, 50), (5, 1, 50), (5, 2, 50), (5, 1, 50)]) == MergeResult(
+        seen=4, added=2
+    )
+    assert table(conn) == [(5, 1, 50), (5, 2, 50)]
+
+
+def test_empty_batch(conn: Connection) -> None:
+    assert merge_rows(conn, []) == MergeResult(0, 0)
+
+
+def test_failure_midway_leaves_nothing(conn: Connection) -> None:
+    merge_rows(conn, [(1, 1, 1)])
+
+    def rows_then_boom():  # type: ignore[no-untyped-def]
+        yield (2, 2, 2)
+        yield (3, 3, 3)
+        raise RuntimeError("source died")
+
+    with pytest.raises(RuntimeError):
+        merge_rows(conn, rows_then_boom())
+    assert table(conn) == [(1, 1, 1)]
+    assert staged(conn) == 0
+
+
+def test_batches_in_flight_never_see_each_other(db_url: str) -> None:
+    with psycopg.connect(db_url) as a, psycopg.connect(db_url) as b:
+        with b.transaction():
+            batch_b = StagingBatch(b)
+            batch_b.copy([(1, 2, 1), (2, 2, 2)])
+            with a.transaction():
+                batch_a = StagingBatch(a)
+                batch_a.copy([(1, 1, 1), (1, 2, 1)])
+                result_a = batch_a.merge()  # b's staged rows are invisible to a
+            result_b = batch_b.merge()  # a has committed (1, 2): b skips it
+        assert (result_a, result_b) == (MergeResult(2, 2), MergeResult(2, 1))
+        assert staged(a) == 0
+
+
+def test_upsert_users_keeps_latest_name(conn: Connection) -> None:
+    upsert_users(conn, [(1, "alice", "Alice"), (2, "bob", None)])
+    upsert_users(conn, [(1, "alice_new", "Alice"), (2, "bob", None)])
+    conn.commit()
+    assert conn.execute("SELECT id, username, name FROM users ORDER BY id").fetchall() == [
+        (1, "alice_new", "Alice"),
+        (2, "bob", None),
+    ]
+
+
+def test_a_row_with_a_nonpositive_id_is_refused_by_the_table(conn: Connection) -> None:
+    with pytest.raises(psycopg.errors.CheckViolation):
+        merge_rows(conn, [(1, 0, 1)])
+    assert table(conn) == []

@@ -1,0 +1,81 @@
+"""A non-editable install carries its SQL: build the wheel and run it from there."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_wheel_ships_sql_and_works_without_the_source_tree(tmp_path: Path, db_url: str) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    wheel = next(tmp_path.glob("retweetctl-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    shipped = {n for n in names if n.startswith("retweetctl/sql/") and n.endswith(".sql")}
+    expected = {
+        f"retweetctl/sql/{p.relative_to(ROOT / 'sql')}" for p in (ROOT / "sql").rglob("*.sql")
+    }
+    assert expected and shipped == expected
+
+    target = tmp_path / "site"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RETWEETCTL_")}
+    env.update(
+        PYTHONPATH=str(target),
+        RETWEETCTL_DATABASE_URL=db_url,
+        RETWEETCTL_HOME=str(tmp_path / "home"),
+    )
+    code = (
+        "import retweetctl, retweetctl.queries as q; print(retweetctl.__file__); print(q.sql_dir())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    module_file, sql_dir = out.stdout.split()
+    assert module_file.startswith(str(target)) and sql_dir == str(target / "retweetctl" / "sql")
+    started = subprocess.run(
+        [sys.executable, "-m", "retweetctl", "db", "start"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert started.returncode == 0, started.stderr
