@@ -48,10 +48,18 @@ def root(
 ) -> None:
     """Keep a PostgreSQL table of who retweets whom, and show the author-by-retweeter matrix."""
     ctx.obj = AppState(debug=debug)
+    # Python warnings (tweepy warns about tweet fields) become log records: shown with
+    # --debug, scrubbed; otherwise silent, so `--quiet` under cron stays quiet.
+    logging.captureWarnings(True)
     if debug:
         handler = logging.StreamHandler(sys.stderr)
         handler.addFilter(RedactingFilter())
         logging.basicConfig(level=logging.DEBUG, handlers=[handler], force=True)
+    elif not logging.getLogger().handlers:
+        # Without a handler, logging's last resort prints library warnings raw on stderr
+        # (psycopg's "error ignored in rollback on <conn>", a logged exception with a
+        # secret in it): a second, unscrubbed line after our one-line error.
+        logging.getLogger().addHandler(logging.NullHandler())
 
 
 class RedactingFilter(logging.Filter):
@@ -60,6 +68,15 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = Secret.scrub(record.getMessage())
         record.args = None
+        # A logged exception's traceback is formatted after filters run: format it now,
+        # scrubbed, so the handler prints our text instead of the raw one.
+        if record.exc_info:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+        if record.exc_text:
+            record.exc_text = Secret.scrub(record.exc_text)
+        if record.stack_info:
+            record.stack_info = Secret.scrub(record.stack_info)
         return True
 
 
