@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sys
 import traceback
 
@@ -82,7 +84,12 @@ class RedactingFilter(logging.Filter):
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app and map every failure to one line on stderr and an exit code."""
-    sys.exit(run(argv))
+    code = run(argv)
+    try:
+        sys.stdout.flush()  # here, not at interpreter exit, where a broken pipe is noise
+    except BrokenPipeError:
+        code = _reader_gone()
+    sys.exit(code)
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -91,6 +98,9 @@ def run(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, prog_name="retweetctl")  # standalone mode: usage errors exit 2 by themselves
     except SystemExit as exc:
+        if type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            # Typer met EPIPE on stdout, wrapped it and chose exit 1: make it the usual 141.
+            return _reader_gone()
         return _exit_code(exc.code)
     except RetweetctlError as exc:
         _error(exc.message)
@@ -98,6 +108,8 @@ def run(argv: list[str] | None = None) -> int:
     except psycopg.OperationalError as exc:
         _error(f"database unavailable: {first_line(exc)}")
         return ExitCode.UNAVAILABLE
+    except BrokenPipeError:
+        return _reader_gone()
     except Exception as exc:  # a bug: say so in one line, the traceback only with --debug
         if debug:
             sys.stderr.write(Secret.scrub("".join(traceback.format_exception(exc))))
@@ -106,6 +118,16 @@ def run(argv: list[str] | None = None) -> int:
         )
         return ExitCode.SOFTWARE
     return ExitCode.OK
+
+
+def _reader_gone() -> int:
+    """stdout's reader went away (`| head`): stop quietly, like any Unix filter."""
+    # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ else 1)
+        os.close(devnull)
+    return ExitCode.BROKEN_PIPE
 
 
 def _exit_code(code: object) -> int:

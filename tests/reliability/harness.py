@@ -154,6 +154,13 @@ def committed_batches(stdout: str) -> list[int]:
     return [int(line.split()[1]) for line in stdout.splitlines() if line.startswith("committed ")]
 
 
+def added_total(stdout: str) -> int:
+    """The sum of `added` over the worker's `committed <index> <added>` lines."""
+    return sum(
+        int(line.split()[2]) for line in stdout.splitlines() if line.startswith("committed ")
+    )
+
+
 # -- what the database holds ------------------------------------------------------
 
 
@@ -180,6 +187,8 @@ def count(url: str, table: str) -> int:
 def assert_one_line_error(result: CliResult, codes: Iterable[int]) -> None:
     """Exit code among `codes`, stderr exactly one `retweetctl: error:` line, no traceback."""
     allowed = set(codes)
+    if os.environ.get("RTC_SHOW_ERRORS"):
+        print(f"\n[{result.exit_code}] {result.stderr.strip()}")
     assert result.exit_code in allowed, (result.exit_code, result.stderr)
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("retweetctl: error: "), result.stderr

@@ -7,7 +7,7 @@ the same error mapping (one line, exit code, scrubbed) as the shipped commands.
 SPEC_JSON: {"batches": [[[tweet, retweeter, author], ...], ...], "row_delay": s, "every": n}
 Each batch is merged in its own transaction; after each commit the worker prints
 `committed <index> <added>` so a test knows what must be stored. While the first
-batch is copying it prints `copying` once: the moment to strike.
+batch is copying it prints `copying <index>`: the moment to strike.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from retweetctl.commands.common import state
 from retweetctl.ingest import Row, merge_rows
 
 
-def _slow(rows: list[list[int]], delay: float, every: int, announce: bool) -> Iterator[Row]:
+def _slow(rows: list[list[int]], delay: float, every: int, index: int) -> Iterator[Row]:
     for number, (tweet, retweeter, author) in enumerate(rows):
-        if announce and number == 1:
-            print("copying", flush=True)
+        if number == 1:
+            print(f"copying {index}", flush=True)
         if delay and number % every == 0:
             time.sleep(delay)
         yield (tweet, retweeter, author)
@@ -42,7 +42,7 @@ def merge(ctx: typer.Context, spec_file: Path) -> None:
     every = int(spec.get("every", 1000))
     with state(ctx).connect() as conn:
         for index, batch in enumerate(spec["batches"]):
-            result = merge_rows(conn, _slow(batch, delay, every, announce=index == 0))
+            result = merge_rows(conn, _slow(batch, delay, every, index))
             print(f"committed {index} {result.added}", flush=True)
 
 

@@ -143,9 +143,12 @@ def test_embedded_server_with_the_token_in_a_config_file(
     env = secret_env(cli_env, None, home)
     env.pop("X_BEARER_TOKEN")
     try:
-        commands = [["db", "start"], *invocations(), ["db", "stop"]]
-        results = [spawn(cli_command(c), env, tmp_path / "p", cwd=cwd).wait() for c in commands]
-        assert results[0].exit_code == 0, results[0].stderr
+        started = spawn(cli_command(["db", "start"]), env, tmp_path / "p", cwd=cwd).wait()
+        assert started.exit_code == 0, started.stderr
+        commands = [c for c in invocations() if c[-2:] != ["db", "stop"]]
+        results = run_batched([cli_command(c) for c in commands], env, tmp_path / "p", cwd=cwd)
+        commands.append(["db", "stop"])
+        results.append(spawn(cli_command(["db", "stop"]), env, tmp_path / "p", cwd=cwd).wait())
         # The config file itself holds the token by design; everything else must not.
         config.unlink()
         check_no_leaks(results, commands, home, cwd)
