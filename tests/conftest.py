@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,26 +43,32 @@ def pg_server() -> Iterator[EmbeddedServer]:
     shutil.rmtree(home, ignore_errors=True)
 
 
+@contextmanager
+def scratch_database(server: EmbeddedServer, prefix: str, template: str | None) -> Iterator[str]:
+    """Create a database (from template, if given), yield its URL, drop it afterwards."""
+    name = f"{prefix}_{os.getpid()}_{next(_database_numbers)}"
+    clause = f' TEMPLATE "{template}"' if template else ""
+    with psycopg.connect(server.url("postgres"), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"{clause}')
+    try:
+        yield server.url(name)
+    finally:
+        with psycopg.connect(server.url("postgres"), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
 def db_url(pg_server: EmbeddedServer) -> Iterator[str]:
     """A fresh, migrated database for one test."""
-    name = f"test_{os.getpid()}_{next(_database_numbers)}"
-    with psycopg.connect(pg_server.url("postgres"), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DATABASE}"')
-    yield pg_server.url(name)
-    with psycopg.connect(pg_server.url("postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(pg_server, "test", TEMPLATE_DATABASE) as url:
+        yield url
 
 
 @pytest.fixture
 def empty_db_url(pg_server: EmbeddedServer) -> Iterator[str]:
     """A database with no schema at all, for migration tests."""
-    name = f"empty_{os.getpid()}_{next(_database_numbers)}"
-    with psycopg.connect(pg_server.url("postgres"), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield pg_server.url(name)
-    with psycopg.connect(pg_server.url("postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(pg_server, "empty", None) as url:
+        yield url
 
 
 @pytest.fixture
