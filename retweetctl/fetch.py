@@ -108,7 +108,7 @@ def parse_tweet_ids(args: Iterable[str], read_stdin: Iterable[str] | None = None
         if arg == "-":
             for number, line in enumerate(read_stdin or [], start=1):
                 if line.strip():
-                    ids[parse_tweet_id(line, f"tweet ID on stdin line {number}")] = None
+                    ids[parse_tweet_id(line.strip(), f"tweet ID on stdin line {number}")] = None
         else:
             ids[parse_tweet_id(arg)] = None
     return list(ids)
