@@ -114,7 +114,7 @@ class SandboxServer:
     def __init__(self, state: SandboxState | None = None) -> None:
         self.state = state or SandboxState()
         handler = type("Handler", (_Handler,), {"state": self.state})
-        self._httpd = ThreadingHTTPServer((LOOPBACK, 0), handler)
+        self._httpd = _QuietServer((LOOPBACK, 0), handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
@@ -135,6 +135,13 @@ class SandboxServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+        # else: a client that timed out and hung up; that is what slow faults are for
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -284,6 +284,8 @@ class XApi:
                 failure = ApiFailure("unavailable", "the X API did not answer in time")
             except requests.ConnectionError:
                 failure = ApiFailure("unavailable", "cannot connect to the X API")
+            except requests.RequestException as exc:  # e.g. a body cut off midway
+                failure = ApiFailure("unavailable", f"the X API call failed ({type(exc).__name__})")
             except tweepy.HTTPException as exc:
                 raise ApiFailure(
                     "malformed",

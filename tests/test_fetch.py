@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from retweetctl.cli import run
 from retweetctl.sandbox import Fault, SandboxServer, SandboxTweet, SandboxUser
 from tests.conftest import CliResult
 from tests.fake_x_api import (  # noqa: F401 - fixtures
@@ -55,6 +56,7 @@ def test_counts_are_exact_as_the_list_grows(
     assert first.exit_code == 0, first.stderr
     assert f"{T1} by @alice: 1 of 1 records added" in first.stdout
     assert "1 of 1 records added in total (1 tweet)" in first.stdout
+    assert first.stderr == ""  # no progress bar: stderr is not a terminal
 
     tweet.retweeters.append(USERS[1])
     second = fetch_cli(["fetch", str(T1)])
@@ -150,6 +152,17 @@ def test_lookup_tweets_from_the_cassette(
     assert all(t["status"] == "ok" and t["added"] == 3 for t in out["tweets"])
     (lookup,) = fake_x.state.requests_to(r"^/2/tweets$")
     assert lookup.query["ids"] == ",".join(str(t.id) for t in tweets)
+
+
+def test_lookups_go_in_batches_of_100(fetch_cli: Fetch, fake_x: SandboxServer) -> None:
+    fake_x.state.add(SandboxTweet(T1, ALICE, [USERS[0]]))
+    ids = [str(T1)] + [str(5000 + i) for i in range(149)]
+    result = fetch_cli(["fetch", "--json", "-"], input="\n".join(ids))
+    assert result.exit_code == 0, result.stderr
+    lookups = fake_x.state.requests_to(r"^/2/tweets$")
+    assert [len(r.query["ids"].split(",")) for r in lookups] == [100, 50]
+    statuses = [t["status"] for t in json.loads(result.stdout)["tweets"]]
+    assert statuses == ["ok"] + ["not_found"] * 149
 
 
 def test_deleted_and_protected_tweets_are_reported_and_marked(
@@ -375,15 +388,30 @@ def test_garbage_once_is_retried(fetch_cli: Fetch, fake_x: SandboxServer) -> Non
 
 
 @pytest.mark.parametrize(
-    "bad", ["abc", "0", "-5", "99999999999999999999", "", "9223372036854775808", "1.5"]
+    "bad", ["abc", "0", "-5", "99999999999999999999", "", "9223372036854775808", "1.5", "١٢"]
 )
 def test_bad_ids_exit_2_naming_the_argument(
-    fetch_cli: Fetch, fake_x: SandboxServer, bad: str
+    fake_x: SandboxServer,
+    bad: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    result = fetch_cli(["fetch", "--", "1001", bad])
-    assert result.exit_code == 2
-    assert repr(bad) in result.stderr
+    # In-process (the validation happens before settings, database or network): fast.
+    monkeypatch.setenv("RETWEETCTL_API_BASE_URL", fake_x.url)
+    monkeypatch.setenv("X_BEARER_TOKEN", TOKEN)
+    monkeypatch.setenv("RETWEETCTL_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    assert run(["fetch", "--", "1001", bad]) == 2
+    assert repr(bad) in capsys.readouterr().err
     assert fake_x.state.requests == []
+
+
+def test_bad_id_as_cron_runs_it(fetch_cli: Fetch, fake_x: SandboxServer, db_url: str) -> None:
+    fake_x.state.add(SandboxTweet(T1, ALICE, [USERS[0]]))
+    result = fetch_cli(["fetch", str(T1), "12ab"])
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr.strip().startswith("retweetctl: error: invalid TWEET_ID '12ab'")
+    assert fake_x.state.requests == []
+    assert rows(db_url, "SELECT count(*) FROM fetch_runs") == [(0,)]
 
 
 def test_bad_id_on_stdin_names_the_line(fetch_cli: Fetch, fake_x: SandboxServer) -> None:
