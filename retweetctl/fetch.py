@@ -215,7 +215,8 @@ class _Run:
                 {"run_id": self.result.run_id, "seen": merged.seen, "added": merged.added},
             )
         if failure is not None:
-            self._fail(outcome, failure, "stopped midway (the pages before are stored): ")
+            midway = "stopped midway (the pages before are stored): " if outcome.seen else ""
+            self._fail(outcome, failure, midway)
         else:
             self.result.tweets.append(outcome)
 

@@ -284,6 +284,8 @@ class XApi:
                 failure = ApiFailure("unavailable", "the X API did not answer in time")
             except requests.ConnectionError:
                 failure = ApiFailure("unavailable", "cannot connect to the X API")
+            except ValueError:  # requests.JSONDecodeError included: an HTML page, truncated JSON
+                failure = ApiFailure("malformed", "the X API sent a malformed response (not JSON)")
             except requests.RequestException as exc:  # e.g. a body cut off midway
                 failure = ApiFailure("unavailable", f"the X API call failed ({type(exc).__name__})")
             except tweepy.HTTPException as exc:
@@ -291,8 +293,6 @@ class XApi:
                     "malformed",
                     f"the X API rejected the request (HTTP {exc.response.status_code}: {_api_text(exc)})",
                 ) from None
-            except ValueError:  # requests.JSONDecodeError included: an HTML page, truncated JSON
-                failure = ApiFailure("malformed", "the X API sent a malformed response (not JSON)")
             policy = self.retry
             delay = policy.backoff * (2**attempt)
             policy.spent += time.monotonic() - started

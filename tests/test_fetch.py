@@ -244,6 +244,7 @@ def test_rate_limit_midway_merges_pages_and_marks_the_tweet_incomplete(
     first_page_then_429 = Fault(r"retweeted_by", 429, b"{}", {"x-rate-limit-reset": "1"})
     result = _with_fault_after(fetch_cli, fake_x, first_page_then_429, ["fetch", "--watched"])
     assert result.exit_code == 75
+    assert f"{T1} by @alice: 1 of 1 records added; rate limited: stopped midway" in result.stdout
     assert retweets(db_url, T1) == {USERS[0].id}
     assert rows(db_url, "SELECT retweet_count, complete_retweet_count FROM watched_tweets") == [
         (2, None)
