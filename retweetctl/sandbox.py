@@ -328,7 +328,7 @@ def run_demo(directory: Path = DEMO_DIR) -> int:
         print()
         if _retweetctl(["matrix"], env) != 0:
             print("(note: `retweetctl matrix` is not built yet in this version; the rows are stored,"
-                  " see them with: psql \"$(RETWEETCTL_HOME=.demo/home retweetctl db url)\")")  # fmt: skip
+                  " see them with: psql \"$(RETWEETCTL_HOME=.demo/home .venv/bin/retweetctl db url)\")")  # fmt: skip
         print(f"\nthe sandbox received {len(state.requests)} requests")
     _retweetctl(["db", "stop"], env)
     print("== SANDBOX demo done (the demo database stays in .demo/; `make demo` starts over) ==")

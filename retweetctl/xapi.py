@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import logging
 import os
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -40,7 +41,9 @@ USAGE_CAPPED_SUFFIX = "/problems/usage-capped"
 TWEET_FIELDS = ["author_id", "public_metrics"]
 USER_FIELDS = ["username", "name"]
 
-T = TypeVar("T")
+# tweepy logs warnings (e.g. "Unexpected parameter"); without a handler Python would print
+# them on stderr and break --quiet. --debug's root handler still receives them.
+logging.getLogger("tweepy").addHandler(logging.NullHandler())
 
 
 class ApiFailure(Exception):
