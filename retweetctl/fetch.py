@@ -8,9 +8,12 @@ moment keeps every tweet committed before and nothing of the one in flight.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
+
+import psycopg
 
 from retweetctl.database import Connection
 from retweetctl.errors import ExitCode, UsageError
@@ -137,12 +140,19 @@ def run_fetch(
     run = _Run(conn, api, result, limit, force, progress)
     try:
         run.all(list(ids))
-    finally:
-        status = "ok" if result.exit_code == ExitCode.OK else "failed"
-        conn.execute(
-            load("fetch_run_finish"),
-            {"run_id": result.run_id, "status": status, "error": result.error},
-        )
+    except BaseException as exc:
+        # Interrupted (Ctrl-C, database gone): record it if the connection still works.
+        with contextlib.suppress(psycopg.Error):
+            conn.execute(
+                load("fetch_run_finish"),
+                {"run_id": result.run_id, "status": "interrupted", "error": type(exc).__name__},
+            )
+        raise
+    status = "ok" if result.exit_code == ExitCode.OK else "failed"
+    conn.execute(
+        load("fetch_run_finish"),
+        {"run_id": result.run_id, "status": status, "error": result.error},
+    )
     return result
 
 
