@@ -23,10 +23,9 @@ lint: install
 	$(BIN)/ruff format --check retweetctl tests
 	$(BIN)/mypy
 
+# The main job end to end against a local SANDBOX X API, on an embedded database in .demo/.
 demo: install
-	@echo "make demo: the fetch demo lands with the fetch issue; for now, the embedded database:"
-	$(BIN)/retweetctl db start
-	$(BIN)/retweetctl db status
+	$(BIN)/python -m retweetctl.sandbox demo
 
 bench: install
 	@echo "make bench: the benchmark lands with its issue; nothing measured yet."
