@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -21,6 +20,8 @@ from retweetctl.ingest import Row, User
 # PostgreSQL bigint; ids are positive (the tables check id > 0).
 MAX_ID = 2**63 - 1
 CSV_COLUMNS = ("tweet_id", "retweeter_id", "author_id")
+# A quoted CSV field spanning more lines than this is taken as an unclosed quote.
+MAX_RECORD_LINES = 100
 # Enough of a file's start to tell binary from text and JSON from CSV.
 SNIFF_BYTES = 8192
 # Report progress every this many CSV records: often enough for a bar, rarely enough to cost nothing.
@@ -81,10 +82,8 @@ class Reject:
         )
 
 
-def raw_text(line: bytes | str) -> str:
+def raw_text(line: bytes) -> str:
     """A line as JSON-safe text: invalid UTF-8 bytes become \\xNN, the line break is dropped."""
-    if isinstance(line, str):
-        line = line.encode("utf-8", "surrogateescape")
     return line.decode("utf-8", "backslashreplace").rstrip("\r\n")
 
 
@@ -160,8 +159,10 @@ def _control_share(head: bytes) -> float:
 class CsvReader:
     """Rows of a CSV with a tweet_id,retweeter_id,author_id header (other columns ignored).
 
-    rows() is the hot path of a large load: one generator fed straight to COPY,
-    with bad records passed to on_reject and the loop kept to C-level calls.
+    rows() is the hot path of a large load: a generator fed straight to COPY.
+    An unquoted line is split as bytes and its ids checked with bytes.isdigit()
+    (ASCII digits only, so no decoding); only lines with quotes go through the
+    csv module, and only bad records take the slow path to on_reject.
     """
 
     stream: IO[bytes]
@@ -171,79 +172,87 @@ class CsvReader:
     records: int = 0
 
     def rows(self) -> Iterator[Row]:
-        text = io.TextIOWrapper(
-            self.stream, encoding="utf-8-sig", errors="surrogateescape", newline=""
-        )
-        pending: list[str] = []  # the physical lines of the record being parsed, for rejects
-
-        def tap() -> Iterator[str]:
-            for line in text:
-                pending.append(line)
-                yield line
-
-        reader = csv.reader(tap())
-        header = self._header(reader)
+        header = self._header(self.stream.readline())
         width = len(header)
         t_at, r_at, a_at = (header.index(column) for column in CSV_COLUMNS)
         progress = self.on_progress
         tell = self.stream.tell if progress is not None and self.stream.seekable() else None
-        records = 0
-        line_no = reader.line_num
-        while True:
-            del pending[:]
-            try:
-                fields = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                # the reader moves past the broken record; keep going
-                records += 1
-                self._reject(line_no + 1, INVALID_CSV, str(exc), pending)
-                line_no = reader.line_num
-                continue
-            records += 1
-            if len(fields) == width:
+        lines = enumerate(self.stream, start=2)
+        not_records = 0  # blank lines and the continuation lines of quoted multi-line records
+        line_no = 1
+        for line_no, line in lines:
+            fields = line.rstrip(b"\r\n").split(b",")
+            if len(fields) == width and b'"' not in line:  # quotes: the csv module decides
                 t = fields[t_at]
                 r = fields[r_at]
                 a = fields[a_at]
-                if t.isdigit() and r.isdigit() and a.isdigit() and (t + r + a).isascii():
+                if t.isdigit() and r.isdigit() and a.isdigit():
                     tv = int(t)
                     rv = int(r)
                     av = int(a)
                     if 0 < tv <= MAX_ID and 0 < rv <= MAX_ID and 0 < av <= MAX_ID:
-                        line_no = reader.line_num
-                        if tell is not None and not records % CSV_PROGRESS_EVERY:
+                        if tell is not None and not line_no % CSV_PROGRESS_EVERY:
                             progress(tell())  # type: ignore[misc]
                         yield (tv, rv, av)
                         continue
-            if not fields:  # a blank line is no record
-                records -= 1
-                line_no = reader.line_num
+            if not line.strip():
+                not_records += 1
                 continue
-            if len(fields) != width:
-                self._reject(
-                    line_no + 1,
-                    WRONG_FIELD_COUNT,
-                    f"{len(fields)} fields, the header has {width}",
-                    pending,
-                )
-            else:
+            first = line_no
+            record = line
+            # a quoted field may hold line breaks: read on until it is closed
+            ended = False
+            while (still_open := _open_quote(record)) and line_no - first < MAX_RECORD_LINES:
                 try:
-                    parse_id(fields[t_at], "tweet_id")
-                    parse_id(fields[r_at], "retweeter_id")
-                    parse_id(fields[a_at], "author_id")
-                except BadLine as bad:
-                    self._reject(line_no + 1, bad.reason, bad.detail, pending)
-            line_no = reader.line_num
-        self.records = records
+                    line_no, more = next(lines)
+                except StopIteration:
+                    ended = True
+                    break
+                record += more
+                not_records += 1
+            if still_open:
+                where = (
+                    "by the end of the input" if ended else f"within {MAX_RECORD_LINES + 1} lines"
+                )
+                detail = f"a quoted field is not closed {where}"
+                self._reject(first, INVALID_CSV, detail, record)
+                continue
+            row = self._slow_row(first, record, width, (t_at, r_at, a_at))
+            if row is not None:
+                yield row
+        self.records = line_no - 1 - not_records
         if tell is not None:
             progress(tell())  # type: ignore[misc]
-        text.detach()
 
-    def _header(self, reader: Any) -> list[str]:
+    def _slow_row(
+        self, line_no: int, record: bytes, width: int, at: tuple[int, int, int]
+    ) -> Row | None:
+        """The row of a record the fast path did not take (quoted, or bad); None if rejected."""
+        text = record.decode("utf-8", "surrogateescape")
         try:
-            header = [column.strip().lower() for column in next(reader)]
-        except (StopIteration, csv.Error):
+            fields = next(csv.reader([text]), [])
+        except csv.Error as exc:
+            self._reject(line_no, INVALID_CSV, str(exc), record)
+            return None
+        if len(fields) != width:
+            detail = f"{len(fields)} fields, the header has {width}"
+            self._reject(line_no, WRONG_FIELD_COUNT, detail, record)
+            return None
+        try:
+            return (
+                parse_id(fields[at[0]], "tweet_id"),
+                parse_id(fields[at[1]], "retweeter_id"),
+                parse_id(fields[at[2]], "author_id"),
+            )
+        except BadLine as bad:
+            self._reject(line_no, bad.reason, bad.detail, record)
+            return None
+
+    def _header(self, line: bytes) -> list[str]:
+        text = line.decode("utf-8-sig", "replace")
+        try:
+            header = [column.strip().lower() for column in next(csv.reader([text]), [])]
+        except csv.Error:
             header = []
         missing = [column for column in CSV_COLUMNS if column not in header]
         if missing:
@@ -253,8 +262,20 @@ class CsvReader:
             )
         return header
 
-    def _reject(self, line: int, reason: str, detail: str, lines: list[str]) -> None:
-        self.on_reject(Reject(self.name, line, reason, detail, raw_text("".join(lines))))
+    def _reject(self, line: int, reason: str, detail: str, record: bytes) -> None:
+        self.on_reject(Reject(self.name, line, reason, detail, raw_text(record)))
+
+
+def _open_quote(record: bytes) -> bool:
+    """Whether the record ends inside a quoted field (so its next line belongs to it)."""
+    if not record.count(b'"') % 2:  # cheap: balanced quotes never leave a field open
+        return False
+    try:
+        for _ in csv.reader([record.decode("utf-8", "surrogateescape")], strict=True):
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
 
 
 # ---------------------------------------------------------------------------

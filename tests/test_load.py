@@ -19,6 +19,7 @@ from retweetctl.load import LoadAborted, LoadOptions, LoadReport, load_files
 from retweetctl.readers import (
     AUTHOR_UNKNOWN,
     ID_OUT_OF_RANGE,
+    INVALID_CSV,
     INVALID_ID,
     INVALID_JSON,
     INVALID_UTF8,
@@ -182,7 +183,12 @@ def test_bad_csv_rows_go_to_the_rejects_file(conn: Connection, tmp_path: Path) -
         (101, 17, 1),
     }
     assert (result.format, result.seen, result.added) == ("csv", 5, 5)
-    assert result.rejected == {WRONG_FIELD_COUNT: 2, INVALID_ID: 7, ID_OUT_OF_RANGE: 2}
+    assert result.rejected == {
+        WRONG_FIELD_COUNT: 1,
+        INVALID_CSV: 1,
+        INVALID_ID: 7,
+        ID_OUT_OF_RANGE: 2,
+    }
     assert result.rejects_file == str(chosen)
     assert len(chosen.read_text(encoding="utf-8").splitlines()) == 11
 

@@ -13,10 +13,12 @@ from hypothesis import strategies as st
 from retweetctl.readers import (
     AUTHOR_UNKNOWN,
     ID_OUT_OF_RANGE,
+    INVALID_CSV,
     INVALID_ID,
     INVALID_JSON,
     INVALID_UTF8,
     MAX_ID,
+    MAX_RECORD_LINES,
     MISSING_ID,
     NOT_AN_OBJECT,
     ORIGINAL_NOT_IN_INCLUDES,
@@ -264,9 +266,11 @@ def test_csv_reader_on_the_bad_rows_file() -> None:
         (10, INVALID_ID),
         (12, INVALID_ID),
         (14, INVALID_ID),
-        (18, WRONG_FIELD_COUNT),
+        (18, INVALID_CSV),
     ]
     assert rejects[-1].raw == '101,18,"1\nan unclosed quote over two lines'
+    assert rejects[-1].detail == "a quoted field is not closed by the end of the input"
+    assert rejects[-1].detail == "a quoted field is not closed by the end of the input"
     assert rejects[8].raw == "10\\xe91,13,1,bad byte in an id"
     assert reader.records == 16  # 18 lines: a header, a blank line, a record on two lines
 
@@ -281,3 +285,25 @@ def test_csv_without_the_columns_is_unusable() -> None:
     reader = CsvReader(io.BytesIO((DATA / "no_header.csv").read_bytes()), "n", lambda r: None)
     with pytest.raises(UnusableInput, match="tweet_id,retweeter_id,author_id"):
         list(reader.rows())
+
+
+def test_csv_stray_quote_inside_a_field_does_not_swallow_lines() -> None:
+    text = b'tweet_id,retweeter_id,author_id,note\n1,2,3,a 5" screen\n4,5,6,x\n"7","8",9,"two\nlines"\n'
+    reader = CsvReader(io.BytesIO(text), "c", lambda r: None)
+    assert list(reader.rows()) == [(1, 2, 3), (4, 5, 6), (7, 8, 9)]
+    assert reader.records == 3
+
+
+def test_csv_unclosed_quote_gives_up_after_a_bounded_number_of_lines() -> None:
+    rows = b"".join(b"%d,1,1,x\n" % n for n in range(1, 301))
+    rejects: list[Reject] = []
+    reader = CsvReader(
+        io.BytesIO(b'tweet_id,retweeter_id,author_id,note\n1,1,1,"open\n' + rows),
+        "c",
+        rejects.append,
+    )
+    loaded = list(reader.rows())
+    assert [(r.line, r.reason) for r in rejects] == [(2, INVALID_CSV)]
+    assert rejects[0].raw.count("\n") == MAX_RECORD_LINES
+    assert loaded == [(n, 1, 1) for n in range(MAX_RECORD_LINES + 1, 301)]
+    assert reader.records == 1 + 300 - MAX_RECORD_LINES

@@ -84,7 +84,7 @@ def csv() -> bytes:
         b"\n",  # 15 blank: ignored
         b"9223372036854775807,15,9223372036854775807,max\n",  # 16 good
         b'"101","17",1,"quoted, with a comma"\n',  # 17 good
-        b'101,18,"1\nan unclosed quote over two lines\n',  # 18-19: wrong number of fields
+        b'101,18,"1\nan unclosed quote over two lines\n',  # 18-19: quote not closed at the end
     ]
     return b"".join(lines)
 
