@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, nullcontext
+from contextlib import ExitStack, nullcontext, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, cast
@@ -175,9 +176,18 @@ def check_inputs(names: Sequence[str]) -> None:
         if name == STDIN:
             continue
         try:
-            open(name, "rb").close()
+            if stat.S_ISREG(os.stat(name).st_mode):  # a pipe would be drained or block: not opened
+                open(name, "rb").close()  # root passes os.access() for anything: really open it
         except OSError as exc:
             raise NoInputError(f"cannot read {name}: {exc.strerror or exc}") from None
+
+
+def _check_rejects_is_no_input(rejects: Path | None, names: Sequence[str]) -> None:
+    if rejects is None or not rejects.exists():
+        return
+    for name in names:
+        if name != STDIN and os.path.samefile(rejects, name):
+            raise UsageError(f"--rejects {rejects} is one of the inputs; it would be overwritten")
 
 
 def load_files(
@@ -201,6 +211,7 @@ def load_files(
     loader = _FileLoader(conn, options, sink, progress)
     try:
         check_inputs(names)
+        _check_rejects_is_no_input(options.rejects, names)
         with conn.transaction() if options.strict else nullcontext():
             for name in names:
                 result = LoadResult(input=name)
@@ -236,7 +247,7 @@ def _finish_run(
     if conn.closed or conn.info.transaction_status != TransactionStatus.IDLE:
         return  # the connection is broken; the run stays 'running' as the audit trail of that
     total = report.total()
-    with conn.transaction():
+    with suppress(psycopg.Error), conn.transaction():  # never hide the error that stopped the run
         conn.execute(
             sql("load_run_finish"),
             {

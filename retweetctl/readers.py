@@ -26,6 +26,8 @@ MAX_RECORD_LINES = 100
 SNIFF_BYTES = 8192
 # Report progress every this many CSV records: often enough for a bar, rarely enough to cost nothing.
 CSV_PROGRESS_EVERY = 16384
+# JSONL progress is reported after this many bytes: a redraw per flattened line would cost more than the line.
+PROGRESS_STEP_BYTES = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
 # Text has almost no control bytes; compressed or binary data has about 1 in 8.
 # A stray NUL in a text file stays far below this and is rejected line by line.
@@ -446,11 +448,13 @@ class JsonlReader:
 
     def lines(self) -> Iterator[Parsed]:
         position = 0
+        reported = 0
         progress = self.on_progress
         for line_no, line in enumerate(self.stream, start=1):
             position += len(line)
-            if progress is not None:
+            if progress is not None and position - reported >= PROGRESS_STEP_BYTES:
                 progress(position)
+                reported = position
             if not line.strip():
                 continue
             self.records += 1
@@ -458,3 +462,5 @@ class JsonlReader:
                 yield parse_json_line(line)
             except BadLine as bad:
                 self.on_reject(Reject(self.name, line_no, bad.reason, bad.detail, raw_text(line)))
+        if progress is not None:
+            progress(position)

@@ -347,3 +347,27 @@ def test_each_run_leaves_an_audit_row(conn: Connection, tmp_path: Path) -> None:
     load(conn, [TWARC / "brexit.jsonl"], tmp_path)
     runs = conn.execute("SELECT command, seen, added, status FROM fetch_runs").fetchall()
     assert runs == [("load", 67, len(walk_capture(TWARC / "brexit.jsonl")[1]), "ok")]
+
+
+@pytest.mark.parametrize("name", ["2sets.jsonl", "../load/bad_rows.csv"])
+def test_progress_reports_bytes_up_to_the_file_size(
+    name: str, conn: Connection, tmp_path: Path
+) -> None:
+    path = (TWARC / name).resolve()
+    seen: list[tuple[str, int | None, int]] = []
+
+    def progress(input: str, size: int | None) -> Callable[[int], None]:
+        return lambda done: seen.append((input, size, done))
+
+    load_files(conn, [str(path)], progress=progress, rejects_dir=tmp_path)
+    size = path.stat().st_size
+    assert seen and seen[-1] == (str(path), size, size)
+    assert [done for _, _, done in seen] == sorted(done for _, _, done in seen)
+
+
+def test_rejects_file_may_not_be_an_input(conn: Connection, tmp_path: Path) -> None:
+    path = Path(shutil.copy(BAD / "bad_rows.csv", tmp_path / "in.csv"))
+    with pytest.raises(LoadAborted, match="one of the inputs") as caught:
+        load(conn, [path], tmp_path, rejects=path)
+    assert caught.value.exit_code == ExitCode.USAGE
+    assert path.read_bytes() == (BAD / "bad_rows.csv").read_bytes()
