@@ -40,7 +40,7 @@ def test_summary_and_default_rejects_file(run, tmp_path: Path) -> None:  # type:
     result = run(str(BAD / "bad_lines.jsonl"), str(TWARC / "brexit.jsonl"))
     assert result.exit_code == ExitCode.OK, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == f"{BAD / 'bad_lines.jsonl'}: 3 of 3 records added; 1 users named"
+    assert lines[0] == f"{BAD / 'bad_lines.jsonl'}: 3 of 3 records added; 1 user named"
     assert lines[1] == "  skipped 1: original tweet not in includes (1)"
     assert lines[2].startswith(
         "  rejected 13: id out of range (2), invalid JSON (2), invalid UTF-8 (1)"
@@ -78,6 +78,7 @@ def test_missing_file_exits_66_and_loads_nothing(run, tmp_path: Path) -> None:  
     assert result.exit_code == ExitCode.NO_INPUT
     assert result.stderr.splitlines()[-1].startswith("retweetctl: error: cannot read ")
     assert "missing.jsonl" in result.stderr
+    assert result.stdout.strip().endswith("from 0 committed file(s); nothing was loaded")
     again = run("--json", str(TWARC / "brexit.jsonl"))
     assert json.loads(again.stdout)["files"][0]["added"] > 0  # so nothing was stored before
 

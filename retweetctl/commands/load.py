@@ -129,7 +129,7 @@ def _line(result: LoadResult) -> str:
         return f"{result.input}: {result.note}"
     text = f"{result.input}: {result.added} of {result.seen} records added"
     if result.users:
-        text += f"; {result.users} users named"
+        text += f"; {result.users} user{'' if result.users == 1 else 's'} named"
     if not result.committed:
         text += " (rolled back)"
     return text
@@ -163,11 +163,8 @@ def _print_report(report: LoadReport, as_json: bool, error: str | None = None) -
     total = report.total()
     if len(report.files) > 1 or error is not None:
         committed = [r.input for r in report.committed]
-        out.print(
-            f"total: {total.added} of {total.seen} records added from {len(committed)} "
-            f"committed file(s)" + (f": {', '.join(committed)}" if committed else ""),
-            markup=False,
-            highlight=False,
-        )
-    if error is not None:
-        stderr_console.print("nothing more was loaded", markup=False, highlight=False)
+        text = f"total: {total.added} of {total.seen} records added from {len(committed)} file(s)"
+        if error is not None:  # the run stopped: say exactly which files are in the table
+            text = text.replace(" file(s)", " committed file(s)")
+            text += f": {', '.join(committed)}" if committed else "; nothing was loaded"
+        out.print(text, markup=False, highlight=False)
