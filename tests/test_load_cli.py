@@ -102,3 +102,35 @@ def test_bad_options_are_usage_errors(run) -> None:  # type: ignore[no-untyped-d
     assert run("--format", "xml", "x").exit_code == ExitCode.USAGE
     assert run("--author", "1.5e3", "x").exit_code == ExitCode.USAGE
     assert run().exit_code == ExitCode.USAGE
+
+
+def peak_rss_kib(args: list[str], env: dict[str, str], cwd: Path) -> int:
+    """Peak RSS of `retweetctl ARGS`, measured in a wrapper so no other child counts."""
+    wrapper = (
+        "import resource, subprocess, sys\n"
+        "done = subprocess.run([sys.executable, '-m', 'retweetctl', *sys.argv[1:]])\n"
+        "assert done.returncode == 0, done.returncode\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", wrapper, *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    return int(out.stdout.split()[-1])
+
+
+def test_memory_stays_flat_as_the_input_grows(cli_env: dict[str, str], tmp_path: Path) -> None:
+    peaks = []
+    for rows in (10_000, 200_000):
+        path = tmp_path / f"{rows}.csv"
+        with path.open("w") as out:
+            out.write("tweet_id,retweeter_id,author_id\n")
+            out.writelines(f"{1 + n // 100},{n},{7}\n" for n in range(1, rows + 1))
+        peaks.append(peak_rss_kib(["load", "--quiet", str(path)], cli_env, tmp_path))
+    small, large = peaks
+    assert large < small + 8 * 1024, f"peak RSS {small} KiB at 10k rows, {large} KiB at 200k"
