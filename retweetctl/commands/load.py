@@ -11,14 +11,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
 from retweetctl.commands.common import state, stderr_console, stdout_console
 from retweetctl.load import (
@@ -98,6 +90,16 @@ def _progress(enabled: bool) -> Iterator[ProgressFactory | None]:
     if not enabled:
         yield None
         return
+    # imported here: a tenth of a second of startup that scripts and cron never need
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
