@@ -160,7 +160,10 @@ class RejectsSink:
                     f"cannot write the rejects file {path}: {exc.strerror} (choose one with --rejects)"
                 ) from None
             self.files[path] = out
-        out.write(reject.as_json() + "\n")
+        try:
+            out.write(reject.as_json() + "\n")
+        except OSError as exc:  # a full disk: not the input's fault, so not exit 66
+            raise UsageError(f"cannot write the rejects file {path}: {exc.strerror}") from None
         return path
 
     def close(self) -> None:
@@ -224,8 +227,9 @@ def load_files(
             for result in report.files:
                 result.committed = False
         cause: BaseException = exc
-        if isinstance(exc, OSError):
-            cause = NoInputError(f"cannot read {report.files[-1].input}: {exc.strerror or exc}")
+        if isinstance(exc, OSError):  # reading an input failed after it was opened
+            name = report.files[-1].input if report.files else "an input"
+            cause = NoInputError(f"cannot read {name}: {exc.strerror or exc}")
         _finish_run(conn, run_id, report, cause)
         raise LoadAborted(cause, report) from exc
     finally:

@@ -371,3 +371,14 @@ def test_rejects_file_may_not_be_an_input(conn: Connection, tmp_path: Path) -> N
         load(conn, [path], tmp_path, rejects=path)
     assert caught.value.exit_code == ExitCode.USAGE
     assert path.read_bytes() == (BAD / "bad_rows.csv").read_bytes()
+
+
+def test_an_unwritable_rejects_file_stops_the_file_it_belongs_to(
+    conn: Connection, tmp_path: Path
+) -> None:
+    nowhere = tmp_path / "no such directory" / "r.jsonl"
+    with pytest.raises(LoadAborted, match="cannot write the rejects file") as caught:
+        load(conn, [TWARC / "brexit.jsonl", BAD / "bad_rows.csv"], tmp_path, rejects=nowhere)
+    assert caught.value.exit_code == ExitCode.USAGE
+    assert [r.committed for r in caught.value.report.files] == [True, False]
+    assert table(conn) == walk_capture(TWARC / "brexit.jsonl")[1]
