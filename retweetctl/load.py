@@ -44,8 +44,9 @@ FORMATS = ("auto", "twarc", "csv")
 ROW_CHUNK = 100_000
 # Distinct users held before they are written: bounds memory on user-heavy files.
 USER_CHUNK = 50_000
-# Tweet -> author pairs remembered from this file's rows for its retweeted_by pages.
-AUTHOR_CACHE_MAX = 200_000
+# Tweet -> author pairs remembered from this file's rows for its retweeted_by pages
+# (about 8 MB at most; forgotten all at once when full, then the database is asked).
+AUTHOR_CACHE_MAX = 50_000
 READ_BUFFER_BYTES = 1 << 20
 # Marks a tweet whose author the database did not know either.
 UNKNOWN = 0
