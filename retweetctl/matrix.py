@@ -26,7 +26,7 @@ DEFAULT_TOP_RETWEETERS = 50
 EDGES_FETCH_ROWS = 10_000
 # X user ids are positive 64-bit integers; the table refuses anything else.
 MAX_ID = 2**63 - 1
-_USERNAME = re.compile(r"^@?[A-Za-z0-9_]{1,50}$")
+_USERNAME = re.compile(r"^[A-Za-z0-9_]{1,50}$")
 
 
 @dataclass(frozen=True)
@@ -93,14 +93,13 @@ class Edge:
 def parse_user(spec: str) -> int | str:
     """An id (int) or a username without its @ (str); UsageError naming a bad one."""
     text = spec.strip()
-    if text.isdigit() and not text.startswith("@"):
-        value = int(text)
-        if 0 < value <= MAX_ID:
-            return value
-        raise UsageError(f"bad user id {spec!r}: ids are positive 64-bit integers")
-    if _USERNAME.match(text):
-        return text.removeprefix("@")
-    raise UsageError(f"bad user {spec!r}: give a numeric id or @username")
+    if text.startswith("@"):
+        if _USERNAME.match(text[1:]):
+            return text[1:]
+        raise UsageError(f"bad username {spec!r}: letters, digits and _ after the @")
+    if text.isdigit() and 0 < int(text) <= MAX_ID:
+        return int(text)
+    raise UsageError(f"bad user {spec!r}: give a positive numeric id or @username")
 
 
 def resolve_users(conn: Connection, specs: Sequence[str]) -> tuple[int, ...]:
@@ -111,7 +110,7 @@ def resolve_users(conn: Connection, specs: Sequence[str]) -> tuple[int, ...]:
         if isinstance(parsed, str):
             row = conn.execute(load("matrix_user_by_name"), {"username": parsed}).fetchone()
             if row is None:
-                raise UsageError(f"unknown user @{parsed}: no retweet or watched tweet names them")
+                raise UsageError(f"unknown user @{parsed}: no such username in the users table")
             parsed = int(row[0])  # type: ignore[call-overload]
         if parsed not in ids:
             ids.append(parsed)

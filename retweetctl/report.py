@@ -55,11 +55,16 @@ def build_table(matrix: Matrix, *, ids: bool = False) -> Table:
     # Totals are whole rows and columns (within the filters), not just the cells shown.
     table.add_column("total", justify="right", style=TOTAL_STYLE, no_wrap=True)
     largest = max(matrix.cells.values(), default=0)
+    # Cells padded to the column's width, so the shade fills the cell, not just the digits.
+    widths = [
+        max(len(author.label(ids)), len(str(author.total)), len(str(largest)))
+        for author in matrix.authors
+    ]
     for i, retweeter in enumerate(matrix.retweeters):
         values = matrix.row(i)
         table.add_row(
             retweeter.label(ids),
-            *(Text(str(v), style=heat_style(v, largest)) for v in values),
+            *(Text(str(v).rjust(w), style=heat_style(v, largest)) for v, w in zip(values, widths)),
             str(retweeter.total),
         )
     return table
@@ -97,6 +102,8 @@ def left_out_lines(matrix: Matrix, *, table: bool) -> list[str]:
                 if table
                 else f"{option} {shown + left_out} or --all"
             )
+            if left_out == 1:
+                noun = noun.removesuffix("s")
             lines.append(f"{left_out} {noun} left out, use {how} to see them")
     return lines
 

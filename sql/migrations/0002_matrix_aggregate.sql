@@ -15,12 +15,14 @@ CREATE TABLE retweet_cell_deltas (
     n            integer NOT NULL  -- +1 per row inserted, -1 per row deleted
 );
 
--- One row per (retweeter, author) pair with n > 0: the sparse matrix. (n = 0 exists
--- only inside a catch-up that applies deletions, which removes those rows before commit.)
+-- One row per (retweeter, author) pair with n > 0: the sparse matrix. n = 0 exists
+-- only inside a catch-up that applies deletions, which removes those rows before
+-- commit. No CHECK (n > 0): ON CONFLICT checks the proposed row, and a deletion
+-- proposes a negative one; `retweetctl db check` verifies the counts instead.
 CREATE TABLE retweet_cells (
     retweeter_id bigint NOT NULL,
     author_id    bigint NOT NULL,
-    n            bigint NOT NULL CHECK (n >= 0),
+    n            bigint NOT NULL,
     PRIMARY KEY (retweeter_id, author_id)
 );
 -- --author filters and per-author lookups.
@@ -29,13 +31,13 @@ CREATE INDEX retweet_cells_author_idx ON retweet_cells (author_id, retweeter_id)
 -- Row and column totals indexed by total: the top-N is an index scan of N entries.
 CREATE TABLE retweet_author_totals (
     author_id bigint PRIMARY KEY,
-    total     bigint NOT NULL CHECK (total >= 0)
+    total     bigint NOT NULL
 );
 CREATE INDEX retweet_author_totals_rank_idx ON retweet_author_totals (total DESC, author_id);
 
 CREATE TABLE retweet_retweeter_totals (
     retweeter_id bigint PRIMARY KEY,
-    total        bigint NOT NULL CHECK (total >= 0)
+    total        bigint NOT NULL
 );
 CREATE INDEX retweet_retweeter_totals_rank_idx
     ON retweet_retweeter_totals (total DESC, retweeter_id);
