@@ -154,8 +154,7 @@ def skewed_rows(rng: random.Random, first_tweet: int, count: int, retweeters: in
 
 def uniform_rows(rng: random.Random, first_tweet: int, count: int, retweeters: int) -> list[Row]:
     return [
-        (first_tweet + i, rng.randint(1, retweeters), rng.randint(1, AUTHORS))
-        for i in range(count)
+        (first_tweet + i, rng.randint(1, retweeters), rng.randint(1, AUTHORS)) for i in range(count)
     ]
 
 
@@ -279,8 +278,10 @@ def measure_reads(url: str, rows: int, repeats: int) -> dict[str, float]:
         top_aggregate = best(repeats, lambda: load_matrix(conn, query))
         top_group_by = best(
             repeats,
-            lambda: conn.execute(TOP_BY_GROUP_BY, {"a": TOP_AUTHORS, "r": TOP_RETWEETERS}).fetchall()
-            and conn.rollback(),
+            lambda: (
+                conn.execute(TOP_BY_GROUP_BY, {"a": TOP_AUTHORS, "r": TOP_RETWEETERS}).fetchall()
+                and conn.rollback()
+            ),
         )
         all_aggregate = best(1, lambda: drain(edges_lines(edges(conn, MatrixQuery()))))
         all_group_by = best(1, lambda: drain(edges_lines(group_by_edges(conn))))
@@ -340,9 +341,7 @@ def merge_once(conn: Connection, rows: Sequence[Row], mode: str) -> float:
         batch.copy(rows)
         if mode == "eager":
             conn.execute(EAGER_MERGE, {"batch_id": batch.batch_id})
-            conn.execute(
-                "DELETE FROM retweet_staging WHERE batch_id = %s", (batch.batch_id,)
-            )
+            conn.execute("DELETE FROM retweet_staging WHERE batch_id = %s", (batch.batch_id,))
         else:
             batch.merge()
     elapsed = time.perf_counter() - start
@@ -392,7 +391,9 @@ def measure_merges(url: str, repeats: int, merge_rows: int) -> list[dict[str, ob
 
 
 def print_report(reads: list[dict[str, float]], merges: list[dict[str, object]]) -> None:
-    print("\nmatrix reads (median seconds; speedup = GROUP BY / aggregate; catch-up after a 1M-row load)")
+    print(
+        "\nmatrix reads (median seconds; speedup = GROUP BY / aggregate; catch-up after a 1M-row load)"
+    )
     print(
         f"{'rows':>11} {'cells':>11} {'top agg':>9} {'top GB':>9} {'speedup':>9}"
         f" {'all agg':>9} {'all GB':>9} {'speedup':>8} {'catch-up':>12}"

@@ -64,7 +64,10 @@ def build_table(matrix: Matrix, *, ids: bool = False) -> Table:
         values = matrix.row(i)
         table.add_row(
             retweeter.label(ids),
-            *(Text(str(v).rjust(w), style=heat_style(v, largest)) for v, w in zip(values, widths)),
+            *(
+                Text(str(v).rjust(w), style=heat_style(v, largest))
+                for v, w in zip(values, widths, strict=True)
+            ),
             str(retweeter.total),
         )
     return table

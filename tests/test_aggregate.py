@@ -24,6 +24,7 @@ from tests.matrix_data import CELLS, fill, rows_for
 REPO = Path(__file__).resolve().parent.parent
 # A merge big enough to be caught in the act on a slow shared machine.
 KILLED_MERGE_ROWS = 300_000
+KILLED_CATCH_UP_DELTAS = 120_000
 WAIT_SECONDS = 60
 
 
@@ -77,7 +78,9 @@ def test_deletes_updates_and_truncate_keep_it_equal(conn: Connection) -> None:
     catch_up(conn)
     # 13's only retweet goes: its cell, its total and the size must go too.
     conn.execute("DELETE FROM retweets WHERE retweeter_id = 13")
-    conn.execute("DELETE FROM retweets WHERE retweeter_id = 11 AND author_id = 200 AND tweet_id < 200003")
+    conn.execute(
+        "DELETE FROM retweets WHERE retweeter_id = 11 AND author_id = 200 AND tweet_id < 200003"
+    )
     conn.execute("UPDATE retweets SET author_id = 300 WHERE retweeter_id = 15")
     conn.execute("UPDATE retweets SET first_seen_at = now() - interval '1 day'")
     conn.commit()
@@ -85,7 +88,9 @@ def test_deletes_updates_and_truncate_keep_it_equal(conn: Connection) -> None:
     cells = stored_cells(conn)
     assert (13, 300) not in cells and (15, 100) not in cells
     assert cells[(15, 300)] == 1 and cells[(11, 200)] == 13
-    sizes = conn.execute("SELECT authors, retweeters, cells FROM retweet_aggregate_sizes").fetchone()
+    sizes = conn.execute(
+        "SELECT authors, retweeters, cells FROM retweet_aggregate_sizes"
+    ).fetchone()
     assert sizes == (3, 5, len(cells))
     conn.execute("TRUNCATE retweets")
     conn.commit()
@@ -120,7 +125,9 @@ def test_migration_builds_the_aggregate_from_rows_already_stored(empty_db_url: s
             " applied_at timestamptz NOT NULL DEFAULT now())"
         )
         conn.execute(first.path.read_text())
-        conn.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (1, first.name))
+        conn.execute(
+            "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (1, first.name)
+        )
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO retweets (tweet_id, retweeter_id, author_id) VALUES (%s, %s, %s)",
@@ -182,7 +189,9 @@ def test_concurrent_merges_and_catch_ups_lose_nothing(db_url: str, conn: Connect
 
 
 @pytest.mark.stress
-def test_concurrent_merges_and_catch_ups_lose_nothing_at_length(db_url: str, conn: Connection) -> None:
+def test_concurrent_merges_and_catch_ups_lose_nothing_at_length(
+    db_url: str, conn: Connection
+) -> None:
     _concurrent_merges(db_url, writers=8, batches=60, batch_rows=3_000)
     assert_consistent(conn)
 
@@ -239,7 +248,7 @@ def test_a_merge_killed_midway_leaves_the_aggregate_equal(db_url: str, conn: Con
 
 
 def test_a_catch_up_terminated_midway_is_redone_by_the_next(db_url: str, conn: Connection) -> None:
-    rows = [(1_000_000 + i, 1 + i % 20_000, 1 + i % 11) for i in range(KILLED_MERGE_ROWS)]
+    rows = [(1_000_000 + i, 1 + i % 20_000, 1 + i % 11) for i in range(KILLED_CATCH_UP_DELTAS)]
     merge_rows(conn, rows)
     conn.commit()
     outcome: list[BaseException] = []

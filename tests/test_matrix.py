@@ -64,19 +64,27 @@ GOLDEN_CASES = [
     ("table_ids.txt", ["--ids"]),
     ("table_cut.txt", ["--top-authors", "2", "--top-retweeters", "3"]),
     ("table_min_count.txt", ["--min-count", "2"]),
-    ("table_filters.txt", ["--author", "@Alice", "--author", "200", "--retweeter", "12", "--retweeter", "@zed"]),
+    (
+        "table_filters.txt",
+        ["--author", "@Alice", "--author", "200", "--retweeter", "12", "--retweeter", "@zed"],
+    ),
     ("matrix.csv", ["--format", "csv"]),
     ("matrix_ids.csv", ["--format", "csv", "--ids"]),
     ("matrix_cut.csv", ["-f", "csv", "--top-authors", "1", "--top-retweeters", "2"]),
     ("matrix.json", ["--format", "json"]),
     ("matrix_filters.json", ["--format", "json", "--retweeter", "@xavier", "--retweeter", "16"]),
     ("edges.csv", ["--format", "edges"]),
-    ("edges_filtered.csv", ["--format", "edges", "--min-count", "2", "--author", "@bob", "--author", "300"]),
+    (
+        "edges_filtered.csv",
+        ["--format", "edges", "--min-count", "2", "--author", "@bob", "--author", "300"],
+    ),
 ]
 
 
 @pytest.mark.parametrize(("name", "args"), GOLDEN_CASES, ids=[c[0] for c in GOLDEN_CASES])
-def test_formats_match_golden_files(filled: str, matrix_cli: Run, name: str, args: list[str]) -> None:
+def test_formats_match_golden_files(
+    filled: str, matrix_cli: Run, name: str, args: list[str]
+) -> None:
     code, out, err = matrix_cli(*args)
     assert code == ExitCode.OK, err
     golden(name, out)
@@ -119,7 +127,9 @@ def test_all_with_a_table_is_a_usage_error(filled: str, matrix_cli: Run) -> None
     assert "--all applies to --format csv and json" in err
 
 
-def test_json_has_string_ids_and_counts_by_retweeter_then_author(filled: str, matrix_cli: Run) -> None:
+def test_json_has_string_ids_and_counts_by_retweeter_then_author(
+    filled: str, matrix_cli: Run
+) -> None:
     _, out, _ = matrix_cli("-f", "json")
     document = json.loads(out)
     authors = [a["id"] for a in document["authors"]]
@@ -136,7 +146,11 @@ def test_json_has_string_ids_and_counts_by_retweeter_then_author(filled: str, ma
 def test_output_file_gets_exactly_what_stdout_would(
     filled: str, matrix_cli: Run, tmp_path: Path
 ) -> None:
-    for name, args in (("table.txt", []), ("matrix.json", ["-f", "json"]), ("edges.csv", ["-f", "edges"])):
+    for name, args in (
+        ("table.txt", []),
+        ("matrix.json", ["-f", "json"]),
+        ("edges.csv", ["-f", "edges"]),
+    ):
         target = tmp_path / f"out-{name}"
         code, out, _ = matrix_cli(*args, "--output", str(target))
         assert (code, out) == (0, "")
@@ -144,7 +158,9 @@ def test_output_file_gets_exactly_what_stdout_would(
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
 
 
-def test_output_into_a_missing_directory_is_exit_2(filled: str, matrix_cli: Run, tmp_path: Path) -> None:
+def test_output_into_a_missing_directory_is_exit_2(
+    filled: str, matrix_cli: Run, tmp_path: Path
+) -> None:
     code, _, err = matrix_cli("--output", str(tmp_path / "no" / "such.txt"))
     assert code == ExitCode.USAGE
     assert err.startswith("retweetctl: error: cannot write") and err.count("\n") == 1
@@ -230,7 +246,9 @@ def test_edges_stream_through_a_server_side_cursor(
     monkeypatch.setattr("retweetctl.matrix.EDGES_FETCH_ROWS", 2)
     stream: Iterator[object] = edges(conn, MatrixQuery())
     first = next(stream)
-    cursors = conn.execute("SELECT count(*) FROM pg_cursors WHERE name = 'retweetctl_edges'").fetchone()
+    cursors = conn.execute(
+        "SELECT count(*) FROM pg_cursors WHERE name = 'retweetctl_edges'"
+    ).fetchone()
     assert cursors == (1,)
     rest = list(stream)
     assert len(rest) + 1 == len(CELLS)

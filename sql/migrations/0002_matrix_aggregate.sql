@@ -14,6 +14,13 @@ CREATE TABLE retweet_cell_deltas (
     author_id    bigint  NOT NULL,
     n            integer NOT NULL  -- +1 per row inserted, -1 per row deleted
 );
+-- A catch-up deletes every row; vacuum soon after, so the dead pages do not
+-- slow the "anything pending?" probe every `matrix` makes (vacuum also hands
+-- the emptied pages back).
+ALTER TABLE retweet_cell_deltas SET (
+    autovacuum_vacuum_scale_factor = 0,
+    autovacuum_vacuum_threshold = 10000
+);
 
 -- One row per (retweeter, author) pair with n > 0: the sparse matrix. n = 0 exists
 -- only inside a catch-up that applies deletions, which removes those rows before
