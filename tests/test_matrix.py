@@ -253,3 +253,15 @@ def test_edges_stream_through_a_server_side_cursor(
     rest = list(stream)
     assert len(rest) + 1 == len(CELLS)
     assert first is not None
+
+
+def test_filters_apply_before_the_cut(filled: str, matrix_cli: Run) -> None:
+    code, out, _ = matrix_cli("--min-count", "2", "--top-retweeters", "1", "--top-authors", "2")
+    assert code == 0
+    lines = out.splitlines()
+    # Three retweeters keep a cell of 2 or more; the cut keeps the first by total.
+    assert lines[2].split() == ["@xavier", "16", "5", "21"]
+    assert lines[-2:] == [
+        "1 author left out, use --top-authors 3, or --format edges to see them",
+        "2 retweeters left out, use --top-retweeters 3, or --format edges to see them",
+    ]
