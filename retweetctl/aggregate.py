@@ -19,6 +19,8 @@ from retweetctl.queries import load
 CATCH_UP_LOCK_KEY = 0x7274777461676731
 # Enough differences to see what went wrong without flooding the terminal.
 DIFFERENCES_SHOWN = 20
+# The sorts of a catch-up after a 1M-row load fit in this (the default 4MB spills to disk).
+CATCH_UP_WORK_MEM = "64MB"
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ def catch_up(conn: Connection) -> CatchUp:
 
 
 def _catch_up_locked(conn: Connection) -> CatchUp:
+    conn.execute("SELECT set_config('work_mem', %s, true)", (CATCH_UP_WORK_MEM,))
     row = conn.execute(load("aggregate_catch_up")).fetchone()
     assert row is not None
     deltas, new_cells, new_authors, new_retweeters, decreased = (int(v) for v in row)  # type: ignore[call-overload]
