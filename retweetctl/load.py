@@ -259,7 +259,7 @@ def _finish_run(
                 "id": run_id,
                 "seen": total.seen,
                 "added": total.added,
-                "status": "ok" if error is None else "error",
+                "status": "ok" if error is None else "failed",
                 "error": None if error is None else str(error)[:1000],
             },
         )
