@@ -244,7 +244,7 @@ def test_a_file_vanishing_mid_run_keeps_the_committed_ones(
         (str(second), False),
     ]
     assert table(conn) == walk_capture(TWARC / "brexit.jsonl")[1]
-    assert count(conn, "SELECT count(*) FROM fetch_runs WHERE status = 'error'") == 1
+    assert count(conn, "SELECT count(*) FROM fetch_runs WHERE status = 'failed'") == 1
 
 
 @pytest.mark.parametrize(
