@@ -16,17 +16,16 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not stress"
 
 lint: install
 	$(BIN)/ruff check retweetctl tests
 	$(BIN)/ruff format --check retweetctl tests
 	$(BIN)/mypy
 
+# The main job end to end against a local SANDBOX X API, on an embedded database in .demo/.
 demo: install
-	@echo "make demo: the fetch demo lands with the fetch issue; for now, the embedded database:"
-	$(BIN)/retweetctl db start
-	$(BIN)/retweetctl db status
+	$(BIN)/python -m retweetctl.sandbox demo
 
 bench: install
 	@echo "make bench: the benchmark lands with its issue; nothing measured yet."

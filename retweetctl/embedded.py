@@ -22,6 +22,7 @@ import pwd
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -256,6 +257,9 @@ class EmbeddedServer:
             f"port = {PORT}\n"
             f"unix_socket_directories = '{socket_dir}'\n"
             "unix_socket_permissions = 0700\n"
+            # After a crash, sync the file system once instead of fsyncing every file:
+            # seconds faster to come back after kill -9 (syncfs exists on Linux only).
+            + ("recovery_init_sync_method = syncfs\n" if sys.platform.startswith("linux") else "")
         )
         if os.geteuid() == 0:
             uid, gid = self._account()
@@ -334,8 +338,15 @@ class EmbeddedServer:
         return None
 
     def _remove_stale_pid_file(self) -> None:
+        """Remove lock files left by a dead postmaster: the socket's lock names the dead
+        pid too, and a zombie still passes postgres's own kill(pid, 0) check."""
         with contextlib.suppress(FileNotFoundError):
             (self.data_dir / "postmaster.pid").unlink()
+        socket_lock = self.socket_dir() / f".s.PGSQL.{PORT}.lock"
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            pid = int(socket_lock.read_text().splitlines()[0])
+            if not _is_live_postgres(pid):
+                socket_lock.unlink()
 
     # -- running binaries ---------------------------------------------------
 

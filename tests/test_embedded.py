@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -20,8 +23,12 @@ from tests.conftest import run_cli
 
 
 @pytest.fixture
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("emb") / "home"
+def home() -> Iterator[Path]:
+    """A home outside pytest's basetemp: a concurrent pytest session resets that tree to 0700,
+    which would lock the server account (when run as root) out of its data."""
+    base = Path(tempfile.mkdtemp(prefix="rtc-emb-"))
+    yield base / "home"
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
@@ -130,8 +137,8 @@ def test_concurrent_first_starts_share_one_server(home: Path) -> None:
         EmbeddedServer(home).stop()
 
 
-def test_deep_home_gets_a_short_socket_directory(tmp_path_factory: pytest.TempPathFactory) -> None:
-    deep = tmp_path_factory.mktemp("deep") / ("d" * 60) / ("e" * 60) / "home"
+def test_deep_home_gets_a_short_socket_directory(home: Path) -> None:
+    deep = home.parent / ("d" * 60) / ("e" * 60) / "home"
     srv = EmbeddedServer(deep)
     try:
         url = srv.ensure_running()

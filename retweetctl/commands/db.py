@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import typer
 
+from retweetctl.aggregate import check as check_aggregate
 from retweetctl.commands.common import state, stdout_console
 from retweetctl.config import redact_dsn, remove_password
 from retweetctl.database import embedded_server
-from retweetctl.errors import UsageError
+from retweetctl.errors import DataError, UsageError
 
 app = typer.Typer(
     help="Manage the database: the embedded server's lifecycle and its connection string.",
@@ -86,3 +87,24 @@ def url(ctx: typer.Context) -> None:
     with state(ctx).connect():  # the schema exists before the user looks with psql
         pass
     print(embedded_server(settings).url())
+
+
+@app.command()
+def check(ctx: typer.Context) -> None:
+    """Check that the matrix aggregate equals a fresh GROUP BY over retweets; exit 65 if not."""
+    with state(ctx).connect() as conn:
+        result = check_aggregate(conn)
+    if result.ok:
+        stdout_console.print(
+            f"aggregate matches retweets: {result.cells:,} cells,"
+            f" {result.authors:,} authors, {result.retweeters:,} retweeters",
+            markup=False,
+            highlight=False,
+        )
+        return
+    for difference in result.shown:
+        stdout_console.print(difference.describe(), markup=False, highlight=False)
+    raise DataError(
+        f"the matrix aggregate differs from retweets in {result.differences:,} places"
+        f" (first {len(result.shown)} shown above)"
+    )

@@ -1,12 +1,139 @@
-"""`retweetctl fetch`: not built yet (see the open issue)."""
+"""`retweetctl fetch`: who retweeted these tweets, from the X API into PostgreSQL."""
 
 from __future__ import annotations
 
+import json
+import sys
+from typing import Annotated
+
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from retweetctl.errors import RetweetctlError
+from retweetctl.commands.common import state, stderr_console, stdout_console
+from retweetctl.errors import RetweetctlError, UsageError
+from retweetctl.fetch import (
+    DEFAULT_LIMIT,
+    OK,
+    SKIPPED,
+    FetchResult,
+    TweetOutcome,
+    parse_tweet_ids,
+    run_fetch,
+)
+from retweetctl.xapi import XApi, retry_policy_from_env
 
 
-def command(ctx: typer.Context) -> None:
-    """Not available yet in this version."""
-    raise RetweetctlError("fetch is not implemented yet")
+def command(
+    ctx: typer.Context,
+    tweet_ids: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[TWEET_ID]...",
+            help="Tweet IDs; '-' reads one per line from stdin.",
+            show_default=False,
+        ),
+    ] = None,
+    watched: bool = typer.Option(False, "--watched", help="Also every tweet on the watch list."),
+    limit: int = typer.Option(
+        DEFAULT_LIMIT, "--limit", min=0, help="At most N retweeters per tweet per run; 0 = all."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Fetch watched tweets even if their retweet_count did not change."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success (cron)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (IDs as strings)."),
+) -> None:
+    """Fetch who retweeted the given tweets (and/or the watch list) and store the new rows."""
+    ids = parse_tweet_ids(tweet_ids or [], sys.stdin if "-" in (tweet_ids or []) else None)
+    if not ids and not watched:
+        raise UsageError("give tweet IDs, '-' to read them from stdin, or --watched")
+    app_state = state(ctx)
+    api = XApi(app_state.settings(), retry_policy_from_env())  # no token: exit 78, before any I/O
+    with app_state.connect() as conn:
+        if as_json or quiet or not stderr_console.is_terminal:
+            result = run_fetch(conn, api, ids, include_watched=watched, limit=limit, force=force)
+        else:
+            with _Bar() as bar:
+                result = run_fetch(
+                    conn, api, ids, include_watched=watched, limit=limit, force=force, progress=bar
+                )
+    if as_json:
+        print(json.dumps(to_json(result)))
+    elif not quiet:
+        for tweet in result.tweets:
+            stdout_console.print(tweet_line(tweet), markup=False, highlight=False)
+        stdout_console.print(total_line(result), markup=False, highlight=False)
+    if result.exit_code:
+        raise RetweetctlError(result.error or "fetch failed", result.exit_code)
+
+
+def tweet_line(tweet: TweetOutcome) -> str:
+    who = f" by @{tweet.author_username}" if tweet.author_username else ""
+    if tweet.status == OK:
+        return f"{tweet.id}{who}: {tweet.added} of {tweet.seen} records added"
+    if tweet.status == SKIPPED:
+        return f"{tweet.id}{who}: skipped: {tweet.detail}"
+    counts = f"{tweet.added} of {tweet.seen} records added; " if tweet.seen else ""
+    return f"{tweet.id}{who}: {counts}{tweet.status.replace('_', ' ')}: {tweet.detail}"
+
+
+def total_line(result: FetchResult) -> str:
+    extra = f", {result.skipped_unchanged} skipped as unchanged" if result.skipped_unchanged else ""
+    tweets = len(result.tweets)
+    return (
+        f"{result.added} of {result.seen} records added in total "
+        f"({tweets} tweet{'s' if tweets != 1 else ''}{extra})"
+    )
+
+
+def to_json(result: FetchResult) -> dict[str, object]:
+    return {
+        "seen": result.seen,
+        "added": result.added,
+        "skipped_unchanged": result.skipped_unchanged,
+        "tweets": [
+            {
+                "id": str(t.id),
+                "author_id": None if t.author_id is None else str(t.author_id),
+                "author_username": t.author_username,
+                "seen": t.seen,
+                "added": t.added,
+                "status": t.status,
+                "detail": t.detail,
+            }
+            for t in result.tweets
+        ],
+    }
+
+
+class _Bar:
+    """A rich progress bar on stderr, one task per tweet, sized from its retweet_count."""
+
+    def __init__(self) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=stderr_console,
+            transient=True,
+        )
+        self._task: object = None
+
+    def __enter__(self) -> _Bar:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def start(self, tweet_id: int, expected: int | None) -> None:
+        self._task = self._progress.add_task(f"tweet {tweet_id}", total=expected)
+
+    def advance(self, count: int) -> None:
+        if self._task is not None:
+            self._progress.advance(self._task, count)  # type: ignore[arg-type]
+
+    def finish(self) -> None:
+        if self._task is not None:
+            self._progress.remove_task(self._task)  # type: ignore[arg-type]
+            self._task = None

@@ -1,0 +1,322 @@
+"""One fetch run: look tweets up, page through their retweeters, merge each tweet atomically.
+
+Each tweet gets its own transaction: an advisory lock (so overlapping runs never
+fetch the same tweet), COPY of every page into staging as it arrives, the merge,
+the usernames, the watch-list row and the run's counters. A run killed at any
+moment keeps every tweet committed before and nothing of the one in flight.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import psycopg
+
+from retweetctl.database import Connection
+from retweetctl.errors import ExitCode, UsageError
+from retweetctl.ingest import MergeResult, StagingBatch, User, upsert_users
+from retweetctl.queries import load
+from retweetctl.xapi import ApiFailure, Missing, TweetGone, TweetInfo, XApi, batches
+
+MAX_TWEET_ID = 2**63 - 1  # bigint
+DEFAULT_LIMIT = 100  # what the old v1.1 retweeters endpoint gave
+
+# Per-tweet statuses (the --json contract) and their exit codes.
+OK, NOT_FOUND, UNAUTHORIZED, RATE_LIMITED, ERROR, SKIPPED = (
+    "ok",
+    "not_found",
+    "unauthorized",
+    "rate_limited",
+    "error",
+    "skipped",
+)
+# ApiFailure.kind -> (status reported for the tweet, exit code of the run).
+FAILURE_OUTCOME: dict[str, tuple[str, ExitCode]] = {
+    "rate_limited": (RATE_LIMITED, ExitCode.TEMPORARY),
+    "unavailable": (ERROR, ExitCode.TEMPORARY),
+    "malformed": (ERROR, ExitCode.TEMPORARY),
+    "credentials": (UNAUTHORIZED, ExitCode.NO_PERMISSION),
+}
+# Failures after which no further call can succeed in this run.
+STOPPING_KINDS = frozenset({"rate_limited", "unavailable", "credentials"})
+# Severity for the run's exit code: credentials and config over temporary over success.
+SEVERITY = {ExitCode.OK: 0, ExitCode.TEMPORARY: 1, ExitCode.NO_PERMISSION: 2, ExitCode.CONFIG: 2}
+
+
+class Progress(Protocol):
+    """Where a run reports its pages (the CLI draws a progress bar from this)."""
+
+    def start(self, tweet_id: int, expected: int | None) -> None: ...
+    def advance(self, count: int) -> None: ...
+    def finish(self) -> None: ...
+
+
+class NoProgress:
+    def start(self, tweet_id: int, expected: int | None) -> None:
+        pass
+
+    def advance(self, count: int) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
+@dataclass
+class TweetOutcome:
+    id: int
+    author_id: int | None = None
+    author_username: str | None = None
+    seen: int = 0
+    added: int = 0
+    status: str = OK
+    detail: str = ""
+    exit_code: ExitCode = ExitCode.OK
+
+
+@dataclass
+class FetchResult:
+    run_id: int
+    tweets: list[TweetOutcome] = field(default_factory=list)
+    skipped_unchanged: int = 0
+    exit_code: ExitCode = ExitCode.OK
+    error: str | None = None  # the message of the most severe failure
+
+    @property
+    def seen(self) -> int:
+        return sum(t.seen for t in self.tweets)
+
+    @property
+    def added(self) -> int:
+        return sum(t.added for t in self.tweets)
+
+
+def parse_tweet_id(text: str, name: str = "TWEET_ID") -> int:
+    """A tweet ID as a positive 64-bit integer; UsageError naming the argument otherwise."""
+    value = text.strip()
+    if not (value.isascii() and value.isdigit()) or int(value) == 0 or int(value) > MAX_TWEET_ID:
+        raise UsageError(
+            f"invalid {name} {text!r}: a tweet ID is a positive 64-bit integer (1 to {MAX_TWEET_ID})"
+        )
+    return int(value)
+
+
+def parse_tweet_ids(args: Iterable[str], read_stdin: Iterable[str] | None = None) -> list[int]:
+    """IDs from arguments ('-' = one per line from stdin), duplicates once, in order given."""
+    ids: dict[int, None] = {}
+    for arg in args:
+        if arg == "-":
+            for number, line in enumerate(read_stdin or [], start=1):
+                if line.strip():
+                    ids[parse_tweet_id(line.strip(), f"tweet ID on stdin line {number}")] = None
+        else:
+            ids[parse_tweet_id(arg)] = None
+    return list(ids)
+
+
+def run_fetch(
+    conn: Connection,
+    api: XApi,
+    tweet_ids: Sequence[int],
+    *,
+    include_watched: bool = False,
+    limit: int = DEFAULT_LIMIT,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> FetchResult:
+    """Fetch the retweeters of tweet_ids (and the watch list); return what happened per tweet."""
+    progress = progress or NoProgress()
+    conn.commit()  # whatever connect() read; from here on every transaction is explicit
+    conn.autocommit = True
+    ids = dict.fromkeys(tweet_ids)
+    if include_watched:
+        ids.update(dict.fromkeys(int(r[0]) for r in conn.execute(load("fetch_watched_ids"))))  # type: ignore[call-overload]
+    row = conn.execute(load("fetch_run_start")).fetchone()
+    assert row is not None
+    result = FetchResult(run_id=int(row[0]))  # type: ignore[call-overload]
+    run = _Run(conn, api, result, limit, force, progress)
+    try:
+        run.all(list(ids))
+    except BaseException as exc:
+        # Interrupted (Ctrl-C, database gone): record it if the connection still works.
+        with contextlib.suppress(psycopg.Error):
+            conn.execute(
+                load("fetch_run_finish"),
+                {"run_id": result.run_id, "status": "interrupted", "error": type(exc).__name__},
+            )
+        raise
+    status = "ok" if result.exit_code == ExitCode.OK else "failed"
+    conn.execute(
+        load("fetch_run_finish"),
+        {"run_id": result.run_id, "status": status, "error": result.error},
+    )
+    return result
+
+
+@dataclass
+class _Run:
+    conn: Connection
+    api: XApi
+    result: FetchResult
+    limit: int
+    force: bool
+    progress: Progress
+    stopped: ApiFailure | None = None
+
+    def all(self, ids: list[int]) -> None:
+        complete_counts = self._complete_counts(ids)
+        for batch in batches(ids):
+            if self.stopped is not None:
+                self._not_fetched(batch)
+                continue
+            try:
+                found, missing = self.api.lookup(batch)
+            except ApiFailure as failure:
+                for tweet_id in batch:
+                    self._fail(TweetOutcome(tweet_id), failure, "the tweet lookup failed: ")
+                continue
+            by_id = {info.id: info for info in found}
+            gone = {m.id: m for m in missing}
+            for tweet_id in batch:
+                if self.stopped is not None:
+                    self._not_fetched([tweet_id])
+                elif tweet_id in by_id:
+                    self._tweet(by_id[tweet_id], complete_counts)
+                else:
+                    self._gone(gone.get(tweet_id) or _unreported(tweet_id))
+
+    def _complete_counts(self, ids: list[int]) -> dict[int, int | None]:
+        rows = self.conn.execute(load("fetch_watched_state"), {"ids": ids}).fetchall()
+        return {int(r[0]): (None if r[1] is None else int(r[1])) for r in rows}  # type: ignore[call-overload]
+
+    def _tweet(self, info: TweetInfo, complete_counts: dict[int, int | None]) -> None:
+        outcome = TweetOutcome(info.id, info.author_id, info.author_username)
+        watched = info.id in complete_counts
+        unchanged = (
+            watched
+            and not self.force
+            and info.retweet_count is not None
+            and complete_counts[info.id] == info.retweet_count
+        )
+        with self.conn.transaction():
+            if not self._try_lock(info.id):
+                outcome.status, outcome.detail = SKIPPED, "another run is fetching this tweet"
+                self.result.tweets.append(outcome)
+                return
+            if unchanged:
+                outcome.status = SKIPPED
+                outcome.detail = (
+                    f"retweet_count unchanged ({info.retweet_count}) since the last complete check"
+                )
+                self.result.skipped_unchanged += 1
+                self._mark(info, outcome, complete=True)
+                self.result.tweets.append(outcome)
+                return
+            merged, failure, gone = self._retweeters(info)
+            outcome.seen, outcome.added = merged.seen, merged.added
+            if gone is not None:
+                outcome.status, outcome.detail = gone.status, gone.detail
+            self._mark(info, outcome, complete=failure is None and gone is None)
+            self.conn.execute(
+                load("fetch_run_progress"),
+                {"run_id": self.result.run_id, "seen": merged.seen, "added": merged.added},
+            )
+        if failure is not None:
+            midway = "stopped midway (the pages before are stored): " if outcome.seen else ""
+            self._fail(outcome, failure, midway)
+        else:
+            self.result.tweets.append(outcome)
+
+    def _retweeters(
+        self, info: TweetInfo
+    ) -> tuple[MergeResult, ApiFailure | None, TweetGone | None]:
+        """Stage every page as it arrives and merge them, even when the API stops midway."""
+        batch = StagingBatch(self.conn)
+        users: list[User] = [(info.author_id, info.author_username, info.author_name)]
+        failure: ApiFailure | None = None
+        gone: TweetGone | None = None
+        expected = info.retweet_count
+        if expected is not None and self.limit > 0:
+            expected = min(expected, self.limit)
+        self.progress.start(info.id, expected)
+        try:
+            for page in self.api.retweeters(info.id, self.limit):
+                batch.copy((info.id, user[0], info.author_id) for user in page.users)
+                users.extend(page.users)
+                self.progress.advance(len(page.users))
+        except ApiFailure as exc:
+            failure = exc
+        except TweetGone as exc:
+            gone = exc
+        finally:
+            self.progress.finish()
+        # Users once per tweet, sorted, just before the merge: overlapping runs lock them in one order.
+        upsert_users(self.conn, users)
+        return batch.merge(), failure, gone
+
+    def _gone(self, missing: Missing) -> None:
+        outcome = TweetOutcome(missing.id, status=missing.status, detail=missing.detail)
+        with self.conn.transaction():
+            if self._try_lock(missing.id):
+                self._mark(None, outcome, complete=False)
+        self.result.tweets.append(outcome)
+
+    def _fail(self, outcome: TweetOutcome, failure: ApiFailure, prefix: str) -> None:
+        outcome.status, code = FAILURE_OUTCOME[failure.kind]
+        outcome.detail = prefix + failure.message
+        outcome.exit_code = code
+        self.result.tweets.append(outcome)
+        self._raise_exit(code, failure.message)
+        if failure.kind in STOPPING_KINDS:
+            self.stopped = failure
+        elif outcome.status == ERROR:
+            with self.conn.transaction():
+                if self._try_lock(outcome.id):
+                    self._mark(None, outcome, complete=False)
+
+    def _not_fetched(self, ids: Sequence[int]) -> None:
+        assert self.stopped is not None
+        status, code = FAILURE_OUTCOME[self.stopped.kind]
+        for tweet_id in ids:
+            self.result.tweets.append(
+                TweetOutcome(
+                    tweet_id,
+                    status=status,
+                    detail=f"not fetched: {self.stopped.message}",
+                    exit_code=code,
+                )
+            )
+
+    def _raise_exit(self, code: ExitCode, message: str) -> None:
+        if SEVERITY[code] > SEVERITY[self.result.exit_code]:
+            self.result.exit_code, self.result.error = code, message
+        elif self.result.error is None:
+            self.result.error = message
+
+    def _try_lock(self, tweet_id: int) -> bool:
+        row = self.conn.execute(load("fetch_try_lock"), {"tweet_id": tweet_id}).fetchone()
+        return bool(row and row[0])
+
+    def _mark(self, info: TweetInfo | None, outcome: TweetOutcome, *, complete: bool) -> None:
+        """Record the check on the watch list (a no-op for tweets not watched)."""
+        status = outcome.status if outcome.status in (NOT_FOUND, UNAUTHORIZED, ERROR) else "active"
+        self.conn.execute(
+            load("fetch_mark_watched"),
+            {
+                "tweet_id": outcome.id,
+                "author_id": info.author_id if info else None,
+                "retweet_count": info.retweet_count if info else None,
+                "complete_retweet_count": info.retweet_count if info and complete else None,
+                "added": outcome.added,
+                "status": status,
+            },
+        )
+
+
+def _unreported(tweet_id: int) -> Missing:
+    return Missing(
+        tweet_id, NOT_FOUND, "not found (the lookup returned neither the tweet nor an error)"
+    )

@@ -1,0 +1,424 @@
+"""Load files of retweets (twarc2 / X API v2 JSONL, CSV) through the merge path.
+
+Each file is one transaction (one StagingBatch): a database error, or
+`strict` meeting a bad line, rolls that file back completely. Rows stream from
+the reader into COPY in bounded chunks, so memory stays flat; users are
+deduplicated per chunk and COPYed into a temporary table between chunks.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, nullcontext, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, cast
+
+import psycopg
+from psycopg.pq import TransactionStatus
+
+from retweetctl.database import Connection
+from retweetctl.errors import DataError, NoInputError, RetweetctlError, UsageError
+from retweetctl.ingest import Row, StagingBatch, User
+from retweetctl.queries import load as sql
+from retweetctl.readers import (
+    AUTHOR_UNKNOWN,
+    SNIFF_BYTES,
+    CsvReader,
+    JsonlReader,
+    Parsed,
+    Reject,
+    UnusableInput,
+    sniff,
+)
+
+STDIN = "-"
+FORMATS = ("auto", "twarc", "csv")
+# Rows per COPY statement on the JSONL path; between chunks users are flushed and
+# authors looked up. Large enough that a COPY's setup cost vanishes.
+ROW_CHUNK = 100_000
+# Distinct users held before they are written: bounds memory on user-heavy files.
+USER_CHUNK = 50_000
+# Tweet -> author pairs remembered from this file's rows for its retweeted_by pages
+# (about 8 MB at most; forgotten all at once when full, then the database is asked).
+AUTHOR_CACHE_MAX = 50_000
+READ_BUFFER_BYTES = 1 << 20
+# Marks a tweet whose author the database did not know either.
+UNKNOWN = 0
+
+ProgressFactory = Callable[[str, int | None], Callable[[int], None] | None]
+
+
+@dataclass
+class LoadOptions:
+    format: str = "auto"
+    strict: bool = False
+    author: int | None = None
+    # one rejects file for every input; None: <input name>.rejects.jsonl in the current directory
+    rejects: Path | None = None
+
+
+@dataclass
+class LoadResult:
+    """What loading one file (or all of them, summed) did.
+
+    records: non-blank JSONL lines or CSV data rows read. seen: retweet rows
+    offered to the merge; added: rows new to `retweets`. skipped: retweets that
+    cannot give a row, per reason; rejected: malformed lines, per reason.
+    """
+
+    input: str
+    format: str = ""
+    records: int = 0
+    seen: int = 0
+    added: int = 0
+    users: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
+    committed: bool = False
+    rejects_file: str | None = None
+    note: str | None = None
+
+    def __iadd__(self, other: LoadResult) -> LoadResult:
+        self.records += other.records
+        self.seen += other.seen
+        self.added += other.added
+        self.users += other.users
+        self.skipped.update(other.skipped)
+        self.rejected.update(other.rejected)
+        return self
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "input": self.input,
+            "format": self.format,
+            "records": self.records,
+            "seen": self.seen,
+            "added": self.added,
+            "users": self.users,
+            "skipped": dict(sorted(self.skipped.items())),
+            "rejected": dict(sorted(self.rejected.items())),
+            "committed": self.committed,
+            "rejects_file": self.rejects_file,
+            "note": self.note,
+        }
+
+
+@dataclass
+class LoadReport:
+    files: list[LoadResult] = field(default_factory=list)
+
+    @property
+    def committed(self) -> list[LoadResult]:
+        return [result for result in self.files if result.committed]
+
+    def total(self) -> LoadResult:
+        total = LoadResult(input="total", committed=all(r.committed for r in self.files))
+        for result in self.committed:
+            total += result
+        return total
+
+
+class LoadAborted(RetweetctlError):
+    """A load stopped early; report says which files were committed before."""
+
+    def __init__(self, cause: BaseException, report: LoadReport) -> None:
+        message = cause.message if isinstance(cause, RetweetctlError) else str(cause)
+        super().__init__(message)
+        if isinstance(cause, RetweetctlError):
+            self.exit_code = cause.exit_code
+        self.cause = cause
+        self.report = report
+
+
+class RejectsSink:
+    """Writes rejected lines as JSON objects, opening each file on its first reject."""
+
+    def __init__(self, chosen: Path | None, directory: Path) -> None:
+        self.chosen = chosen
+        self.directory = directory
+        self.files: dict[Path, IO[str]] = {}
+
+    def path_for(self, name: str) -> Path:
+        if self.chosen is not None:
+            return self.chosen
+        base = "stdin" if name == STDIN else Path(name).name
+        return self.directory / f"{base}.rejects.jsonl"
+
+    def write(self, reject: Reject) -> Path:
+        path = self.path_for(reject.input)
+        out = self.files.get(path)
+        if out is None:
+            try:
+                out = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+            except OSError as exc:
+                raise UsageError(
+                    f"cannot write the rejects file {path}: {exc.strerror} (choose one with --rejects)"
+                ) from None
+            self.files[path] = out
+        try:
+            out.write(reject.as_json() + "\n")
+        except OSError as exc:  # a full disk: not the input's fault, so not exit 66
+            raise UsageError(f"cannot write the rejects file {path}: {exc.strerror}") from None
+        return path
+
+    def close(self) -> None:
+        for out in self.files.values():
+            out.close()
+
+
+def check_inputs(names: Sequence[str]) -> None:
+    """Fail before loading anything if an input is missing or unreadable (exit 66)."""
+    if list(names).count(STDIN) > 1:
+        raise UsageError("'-' (standard input) can be given only once")
+    for name in names:
+        if name == STDIN:
+            continue
+        try:
+            if stat.S_ISREG(os.stat(name).st_mode):  # a pipe would be drained or block: not opened
+                open(name, "rb").close()  # root passes os.access() for anything: really open it
+        except OSError as exc:
+            raise NoInputError(f"cannot read {name}: {exc.strerror or exc}") from None
+
+
+def _check_rejects_is_no_input(rejects: Path | None, names: Sequence[str]) -> None:
+    if rejects is None or not rejects.exists():
+        return
+    for name in names:
+        if name != STDIN and os.path.samefile(rejects, name):
+            raise UsageError(f"--rejects {rejects} is one of the inputs; it would be overwritten")
+
+
+def load_files(
+    conn: Connection,
+    names: Sequence[str],
+    options: LoadOptions | None = None,
+    *,
+    progress: ProgressFactory | None = None,
+    stdin: IO[bytes] | None = None,
+    rejects_dir: Path | None = None,
+) -> LoadReport:
+    """Load each input in its own transaction (all in one with strict); LoadAborted on a stop."""
+    options = options or LoadOptions()
+    if options.format not in FORMATS:
+        raise UsageError(f"unknown format {options.format!r}: use one of {', '.join(FORMATS)}")
+    report = LoadReport()
+    if conn.info.transaction_status == TransactionStatus.INTRANS:
+        conn.commit()  # so each file's transaction below really commits
+    run_id = _start_run(conn)
+    sink = RejectsSink(options.rejects, rejects_dir or Path.cwd())
+    loader = _FileLoader(conn, options, sink, progress)
+    try:
+        check_inputs(names)
+        _check_rejects_is_no_input(options.rejects, names)
+        with conn.transaction() if options.strict else nullcontext():
+            for name in names:
+                result = LoadResult(input=name)
+                report.files.append(result)
+                loader.load(name, result, stdin)
+        for result in report.files:
+            result.committed = True
+    except (RetweetctlError, psycopg.Error, OSError) as exc:
+        if options.strict:
+            for result in report.files:
+                result.committed = False
+        cause: BaseException = exc
+        if isinstance(exc, OSError):  # reading an input failed after it was opened
+            name = report.files[-1].input if report.files else "an input"
+            cause = NoInputError(f"cannot read {name}: {exc.strerror or exc}")
+        _finish_run(conn, run_id, report, cause)
+        raise LoadAborted(cause, report) from exc
+    finally:
+        sink.close()
+    _finish_run(conn, run_id, report, None)
+    return report
+
+
+def _start_run(conn: Connection) -> int:
+    with conn.transaction():
+        row = conn.execute(sql("load_run_start")).fetchone()
+    assert row is not None and isinstance(row[0], int)
+    return row[0]
+
+
+def _finish_run(
+    conn: Connection, run_id: int, report: LoadReport, error: BaseException | None
+) -> None:
+    if conn.closed or conn.info.transaction_status != TransactionStatus.IDLE:
+        return  # the connection is broken; the run stays 'running' as the audit trail of that
+    total = report.total()
+    with suppress(psycopg.Error), conn.transaction():  # never hide the error that stopped the run
+        conn.execute(
+            sql("load_run_finish"),
+            {
+                "id": run_id,
+                "seen": total.seen,
+                "added": total.added,
+                "status": "ok" if error is None else "failed",
+                "error": None if error is None else str(error)[:1000],
+            },
+        )
+
+
+class _FileLoader:
+    def __init__(
+        self,
+        conn: Connection,
+        options: LoadOptions,
+        sink: RejectsSink,
+        progress: ProgressFactory | None,
+    ) -> None:
+        self.conn = conn
+        self.options = options
+        self.sink = sink
+        self.progress = progress
+        self.users_table_ready = False
+
+    def load(self, name: str, result: LoadResult, stdin: IO[bytes] | None) -> None:
+        with ExitStack() as stack:
+            if name == STDIN:
+                stream = _peekable(stdin if stdin is not None else sys.stdin.buffer)
+                size = None
+            else:
+                try:
+                    stream = stack.enter_context(open(name, "rb", buffering=READ_BUFFER_BYTES))
+                    size = os.fstat(stream.fileno()).st_size
+                except OSError as exc:
+                    raise NoInputError(f"cannot read {name}: {exc.strerror or exc}") from None
+            head = _peek(stream)
+            try:
+                kind = sniff(head, name)
+            except UnusableInput as exc:
+                raise DataError(str(exc)) from None
+            if kind == "empty":
+                result.note = "empty: nothing to load"
+                result.committed = not self.options.strict
+                return
+            result.format = kind if self.options.format == "auto" else self.options.format
+            on_progress = self.progress(name, size) if self.progress is not None else None
+            on_reject = self._on_reject(result)
+            with self.conn.transaction():
+                self.users_table_ready = False  # a rolled-back file takes the temp table with it
+                batch = StagingBatch(self.conn)
+                if result.format == "csv":
+                    reader = CsvReader(stream, name, on_reject, on_progress)
+                    try:
+                        batch.copy(reader.rows())
+                    except UnusableInput as exc:
+                        raise DataError(str(exc)) from None
+                    result.records = reader.records
+                else:
+                    jsonl = JsonlReader(stream, name, on_reject, on_progress)
+                    self._copy_jsonl(batch, jsonl.lines(), result)
+                    result.records = jsonl.records
+                merged = batch.merge()
+            result.seen, result.added = merged.seen, merged.added
+        # with strict, this file's transaction is a savepoint: committed only with the last file
+        result.committed = not self.options.strict
+
+    def _on_reject(self, result: LoadResult) -> Callable[[Reject], None]:
+        def on_reject(reject: Reject) -> None:
+            path = self.sink.write(reject)
+            result.rejected[reject.reason] += 1
+            result.rejects_file = str(path)
+            if self.options.strict:
+                detail = f" ({reject.detail})" if reject.detail else ""
+                raise DataError(
+                    f"{reject.input} line {reject.line}: {reject.reason}{detail}; "
+                    "--strict: nothing loaded"
+                )
+
+        return on_reject
+
+    def _copy_jsonl(self, batch: StagingBatch, lines: Iterator[Parsed], result: LoadResult) -> None:
+        """COPY the rows of parsed lines in chunks; between chunks, write users and look up authors."""
+        users: dict[int, User] = {}
+        authors: dict[int, int] = {}
+        waiting: list[Parsed] = []  # a retweeted_by page whose author needs the database
+        finished = False
+
+        def rows_of(parsed: Parsed) -> list[Row]:
+            if parsed.retweeted_by is None:
+                return parsed.rows
+            tweet_id, retweeters = parsed.retweeted_by
+            author = self.options.author or authors.get(tweet_id, UNKNOWN)
+            if author == UNKNOWN:
+                result.skipped[AUTHOR_UNKNOWN] += len(retweeters)
+                return []
+            return [(tweet_id, retweeter, author) for retweeter in retweeters]
+
+        def chunk() -> Iterator[Row]:
+            nonlocal finished
+            count = 0
+            while waiting:
+                rows = rows_of(waiting.pop())
+                count += len(rows)
+                yield from rows
+            for parsed in lines:
+                for user in parsed.users:
+                    users[user[0]] = user
+                for reason in parsed.skipped:
+                    result.skipped[reason] += 1
+                if parsed.retweeted_by is not None:
+                    tweet_id = parsed.retweeted_by[0]
+                    if self.options.author is None and tweet_id not in authors:
+                        waiting.append(parsed)
+                        return  # ends this COPY so the database can be asked
+                rows = rows_of(parsed)
+                if rows:
+                    if len(authors) >= AUTHOR_CACHE_MAX:
+                        authors.clear()
+                    for tweet_id, _, author in rows:
+                        authors[tweet_id] = author
+                    count += len(rows)
+                    yield from rows
+                if count >= ROW_CHUNK or len(users) >= USER_CHUNK:
+                    return
+            finished = True
+
+        while not finished:
+            batch.copy(chunk())
+            result.users += self._write_users(users)
+            users.clear()
+            if waiting:
+                assert waiting[0].retweeted_by is not None
+                tweet_id = waiting[0].retweeted_by[0]
+                authors[tweet_id] = self._author_of(tweet_id)
+
+    def _author_of(self, tweet_id: int) -> int:
+        row = self.conn.execute(sql("load_author_of"), {"tweet_id": tweet_id}).fetchone()
+        if row is None or not isinstance(row[0], int):
+            return UNKNOWN
+        return row[0]
+
+    def _write_users(self, users: dict[int, User]) -> int:
+        """COPY one deduplicated chunk of users into the temp table, then fill `users`."""
+        if not users:
+            return 0
+        with self.conn.cursor() as cur:
+            if not self.users_table_ready:
+                cur.execute(sql("load_users_table"))
+                self.users_table_ready = True
+            with cur.copy("COPY load_users (id, username, name) FROM STDIN") as copy:
+                for user in users.values():
+                    copy.write_row(user)
+            cur.execute(sql("load_upsert_users"))
+            written = max(cur.rowcount, 0)
+            cur.execute("TRUNCATE load_users")
+        return written
+
+
+def _peekable(stream: IO[bytes]) -> IO[bytes]:
+    if hasattr(stream, "peek"):
+        return stream
+    return io.BufferedReader(cast(io.RawIOBase, stream), READ_BUFFER_BYTES)
+
+
+def _peek(stream: IO[bytes]) -> bytes:
+    head: bytes = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]  # type: ignore[attr-defined]
+    return head

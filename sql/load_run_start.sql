@@ -1,0 +1,1 @@
+INSERT INTO fetch_runs (command) VALUES ('load') RETURNING id

@@ -1,0 +1,1 @@
+SELECT authors, retweeters FROM retweet_aggregate_sizes

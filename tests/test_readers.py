@@ -1,0 +1,309 @@
+"""The parsers behind `load`: id validation, format sniffing, JSONL shapes, CSV records."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from retweetctl.readers import (
+    AUTHOR_UNKNOWN,
+    ID_OUT_OF_RANGE,
+    INVALID_CSV,
+    INVALID_ID,
+    INVALID_JSON,
+    INVALID_UTF8,
+    MAX_ID,
+    MAX_RECORD_LINES,
+    MISSING_ID,
+    NOT_AN_OBJECT,
+    ORIGINAL_NOT_IN_INCLUDES,
+    UNRECOGNISED,
+    WRONG_FIELD_COUNT,
+    BadLine,
+    CsvReader,
+    JsonlReader,
+    Reject,
+    UnusableInput,
+    parse_id,
+    parse_json_line,
+    raw_text,
+    sniff,
+)
+
+DATA = Path(__file__).resolve().parent / "data" / "load"
+assert AUTHOR_UNKNOWN  # the loader, not the reader, decides this one (tests/test_load.py)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("1", 1), ("1380242611781386245", 1380242611781386245), (str(MAX_ID), MAX_ID), (42, 42)],
+)
+def test_good_ids(value: object, expected: int) -> None:
+    assert parse_id(value, "id") == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (1.4e18, INVALID_ID),
+        (1.0, INVALID_ID),
+        (True, INVALID_ID),
+        (False, INVALID_ID),
+        ("+1", INVALID_ID),
+        ("-1", INVALID_ID),
+        (" 1", INVALID_ID),
+        ("1 ", INVALID_ID),
+        ("1_000", INVALID_ID),
+        ("\u0661\u0662", INVALID_ID),  # Arabic-Indic digits: int() would take them
+        ("\u00b2", INVALID_ID),  # superscript two: isdigit() is true
+        ("1e5", INVALID_ID),
+        ("", INVALID_ID),
+        ([1], INVALID_ID),
+        ("0", ID_OUT_OF_RANGE),
+        (0, ID_OUT_OF_RANGE),
+        (-5, ID_OUT_OF_RANGE),
+        (str(MAX_ID + 1), ID_OUT_OF_RANGE),
+        (MAX_ID + 1, ID_OUT_OF_RANGE),
+        ("9" * 40, ID_OUT_OF_RANGE),
+        (None, MISSING_ID),
+    ],
+)
+def test_bad_ids(value: object, reason: str) -> None:
+    with pytest.raises(BadLine) as caught:
+        parse_id(value, "author_id")
+    assert caught.value.reason == reason
+    assert "author_id" in caught.value.detail
+
+
+@given(st.integers())
+def test_parse_id_accepts_exactly_the_positive_64_bit_integers(number: int) -> None:
+    for value in (number, str(number)):
+        if 0 < number <= MAX_ID:
+            assert parse_id(value, "id") == number
+        else:
+            with pytest.raises(BadLine):
+                parse_id(value, "id")
+
+
+@given(st.text(max_size=25))
+def test_parse_id_of_any_text_is_the_ascii_digit_strings_only(text: str) -> None:
+    try:
+        number = parse_id(text, "id")
+    except BadLine:
+        assert not (text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ID)
+    else:
+        assert text.isascii() and text.isdigit() and int(text) == number
+
+
+def test_sniff() -> None:
+    assert sniff(b"", "f") == "empty"
+    assert sniff(b" \n\n", "f") == "empty"
+    assert sniff(b'{"data": []}', "f") == "twarc"
+    assert sniff(b'\xef\xbb\xbf\n {"data": []}', "f") == "twarc"
+    assert sniff(b"tweet_id,retweeter_id,author_id\n", "f") == "csv"
+    with pytest.raises(UnusableInput, match="looks binary"):
+        sniff((DATA / "binary.dat").read_bytes(), "binary.dat")
+    with pytest.raises(UnusableInput, match="gzip"):
+        sniff((DATA / "compressed.jsonl.gz").read_bytes(), "compressed.jsonl.gz")
+
+
+def test_raw_text_is_json_safe_for_any_bytes() -> None:
+    raw = raw_text(b"a\x00b\xff\xfe\xe9c\r\n")
+    assert raw == "a\x00b\\xff\\xfe\\xe9c"
+    line = Reject("f", 1, "r", "", raw).as_json()
+    assert json.loads(line)["raw"] == raw
+    assert "\n" not in line
+
+
+def test_page_gives_retweets_users_and_skips() -> None:
+    page = {
+        "data": [
+            {"id": "1", "author_id": "10", "referenced_tweets": [{"type": "retweeted", "id": "5"}]},
+            {"id": "2", "author_id": "11", "referenced_tweets": [{"type": "quoted", "id": "5"}]},
+            {"id": "3", "author_id": "12", "referenced_tweets": [{"type": "retweeted", "id": "6"}]},
+            {"id": "4", "author_id": "13", "text": "no references"},
+        ],
+        "includes": {
+            "tweets": [{"id": "5", "author_id": "50"}],
+            "users": [{"id": "10", "username": "ten", "name": "Ten"}],
+        },
+    }
+    parsed = parse_json_line(json.dumps(page).encode())
+    assert parsed.rows == [(5, 10, 50)]
+    assert parsed.skipped == [ORIGINAL_NOT_IN_INCLUDES]
+    assert parsed.users == [(10, "ten", "Ten")]
+
+
+def test_single_tweet_lookup_page_has_data_as_an_object() -> None:
+    page = {
+        "data": {
+            "id": "1",
+            "author_id": "10",
+            "referenced_tweets": [{"type": "retweeted", "id": "5"}],
+        },
+        "includes": {"tweets": [{"id": "5", "author_id": "50"}]},
+    }
+    assert parse_json_line(json.dumps(page).encode()).rows == [(5, 10, 50)]
+
+
+def test_errors_only_page_is_fine() -> None:
+    parsed = parse_json_line(b'{"errors": [{"title": "Not Found Error"}]}')
+    assert (parsed.rows, parsed.users, parsed.skipped) == ([], [], [])
+
+
+def test_flattened_tweet_with_and_without_its_original() -> None:
+    tweet = {
+        "id": "1",
+        "author_id": "10",
+        "text": "RT",
+        "author": {"id": "10", "username": "ten"},
+        "referenced_tweets": [
+            {
+                "type": "retweeted",
+                "id": "5",
+                "author_id": "50",
+                "author": {"id": "50", "username": "f"},
+            }
+        ],
+    }
+    parsed = parse_json_line(json.dumps(tweet).encode())
+    assert parsed.rows == [(5, 10, 50)]
+    assert parsed.users == [(10, "ten", None), (50, "f", None)]
+    tweet["referenced_tweets"] = [{"type": "retweeted", "id": "5"}]
+    parsed = parse_json_line(json.dumps(tweet).encode())
+    assert (parsed.rows, parsed.skipped) == ([], [ORIGINAL_NOT_IN_INCLUDES])
+
+
+def test_retweeted_by_pages_flat_and_not() -> None:
+    url = "https://api.twitter.com/2/tweets/77/retweeted_by?max_results=100"
+    page = {"data": [{"id": "3", "username": "c", "name": "C"}], "__twarc": {"url": url}}
+    parsed = parse_json_line(json.dumps(page).encode())
+    assert parsed.retweeted_by == (77, [3])
+    assert parsed.users == [(3, "c", "C")]
+    flat = {"id": "4", "username": "d", "__twarc": {"url": url}}
+    assert parse_json_line(json.dumps(flat).encode()).retweeted_by == (77, [4])
+    followers = {
+        "data": [{"id": "3", "username": "c"}],
+        "__twarc": {"url": "https://x/2/users/1/followers"},
+    }
+    parsed = parse_json_line(json.dumps(followers).encode())
+    assert (parsed.retweeted_by, parsed.users) == (None, [(3, "c", None)])
+
+
+def test_names_postgresql_cannot_store_become_null() -> None:
+    page = {
+        "data": [],
+        "includes": {"users": [{"id": "1", "username": "a\u0000", "name": "\ud800"}]},
+    }
+    assert parse_json_line(json.dumps(page).encode()).users == [(1, None, None)]
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (b"{", INVALID_JSON),
+        (b"NaN", NOT_AN_OBJECT),
+        (b"[" * 100_000, INVALID_JSON),
+        (b'"text"', NOT_AN_OBJECT),
+        (b"{}", UNRECOGNISED),
+        (b'{"id": "1"}', UNRECOGNISED),
+        (b'{"data": [], "x": "\xff"}', INVALID_UTF8),
+    ],
+)
+def test_malformed_lines(line: bytes, reason: str) -> None:
+    with pytest.raises(BadLine) as caught:
+        parse_json_line(line)
+    assert caught.value.reason == reason
+
+
+def test_jsonl_reader_on_the_bad_lines_file() -> None:
+    rejects: list[Reject] = []
+    reader = JsonlReader(io.BytesIO((DATA / "bad_lines.jsonl").read_bytes()), "b", rejects.append)
+    parsed = list(reader.lines())
+    assert [row for p in parsed for row in p.rows] == [(101, 11, 1), (102, 12, 2), (102, 13, 2)]
+    assert [reason for p in parsed for reason in p.skipped] == [ORIGINAL_NOT_IN_INCLUDES]
+    assert [(r.line, r.reason) for r in rejects] == [
+        (2, INVALID_JSON),
+        (3, NOT_AN_OBJECT),
+        (4, UNRECOGNISED),
+        (6, INVALID_UTF8),
+        (7, INVALID_ID),  # 1.4e18
+        (8, INVALID_ID),  # true
+        (9, INVALID_ID),  # "+12"
+        (10, INVALID_ID),  # " 12"
+        (11, INVALID_ID),  # Arabic-Indic digits
+        (12, ID_OUT_OF_RANGE),
+        (13, ID_OUT_OF_RANGE),  # "0"
+        (14, MISSING_ID),
+        (16, INVALID_JSON),  # a NUL byte
+    ]
+    assert reader.records == 16  # the blank line is no record
+
+
+def test_csv_reader_on_the_bad_rows_file() -> None:
+    rejects: list[Reject] = []
+    reader = CsvReader(io.BytesIO((DATA / "bad_rows.csv").read_bytes()), "c", rejects.append)
+    assert list(reader.rows()) == [
+        (101, 11, 1),
+        (101, 12, 1),
+        (101, 14, 1),
+        (MAX_ID, 15, MAX_ID),
+        (101, 17, 1),
+    ]
+    assert [(r.line, r.reason) for r in rejects] == [
+        (3, WRONG_FIELD_COUNT),
+        (4, INVALID_ID),
+        (5, INVALID_ID),
+        (6, INVALID_ID),
+        (7, INVALID_ID),
+        (8, ID_OUT_OF_RANGE),
+        (9, ID_OUT_OF_RANGE),
+        (10, INVALID_ID),
+        (12, INVALID_ID),
+        (14, INVALID_ID),
+        (18, INVALID_CSV),
+    ]
+    assert rejects[-1].raw == '101,18,"1\nan unclosed quote over two lines'
+    assert rejects[-1].detail == "a quoted field is not closed by the end of the input"
+    assert rejects[-1].detail == "a quoted field is not closed by the end of the input"
+    assert rejects[8].raw == "10\\xe91,13,1,bad byte in an id"
+    assert reader.records == 16  # 18 lines: a header, a blank line, a record on two lines
+
+
+def test_csv_columns_in_any_order_and_case() -> None:
+    text = b"Author_ID,extra,TWEET_ID,retweeter_id\r\n1,x,2,3\r\n"
+    reader = CsvReader(io.BytesIO(text), "c", lambda r: None)
+    assert list(reader.rows()) == [(2, 3, 1)]
+
+
+def test_csv_without_the_columns_is_unusable() -> None:
+    reader = CsvReader(io.BytesIO((DATA / "no_header.csv").read_bytes()), "n", lambda r: None)
+    with pytest.raises(UnusableInput, match="tweet_id,retweeter_id,author_id"):
+        list(reader.rows())
+
+
+def test_csv_stray_quote_inside_a_field_does_not_swallow_lines() -> None:
+    text = b'tweet_id,retweeter_id,author_id,note\n1,2,3,a 5" screen\n4,5,6,x\n"7","8",9,"two\nlines"\n'
+    reader = CsvReader(io.BytesIO(text), "c", lambda r: None)
+    assert list(reader.rows()) == [(1, 2, 3), (4, 5, 6), (7, 8, 9)]
+    assert reader.records == 3
+
+
+def test_csv_unclosed_quote_gives_up_after_a_bounded_number_of_lines() -> None:
+    rows = b"".join(b"%d,1,1,x\n" % n for n in range(1, 301))
+    rejects: list[Reject] = []
+    reader = CsvReader(
+        io.BytesIO(b'tweet_id,retweeter_id,author_id,note\n1,1,1,"open\n' + rows),
+        "c",
+        rejects.append,
+    )
+    loaded = list(reader.rows())
+    assert [(r.line, r.reason) for r in rejects] == [(2, INVALID_CSV)]
+    assert rejects[0].raw.count("\n") == MAX_RECORD_LINES
+    assert loaded == [(n, 1, 1) for n in range(MAX_RECORD_LINES + 1, 301)]
+    assert reader.records == 1 + 300 - MAX_RECORD_LINES
