@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from retweetctl.embedded import EmbeddedServer
 
@@ -24,7 +25,7 @@ def own_server() -> Iterator[EmbeddedServer]:
         # Speed over durability against OS crashes only: a killed server must still keep
         # every commit (synchronous_commit stays on), which is what the tests check.
         for setting in ("fsync", "full_page_writes"):
-            conn.execute(f"ALTER SYSTEM SET {setting} = off")
+            conn.execute(sql.SQL("ALTER SYSTEM SET {} = off").format(sql.Identifier(setting)))
         conn.execute("SELECT pg_reload_conf()")
     yield server
     server.stop()

@@ -184,13 +184,18 @@ def count(url: str, table: str) -> int:
 # -- errors as the user sees them ---------------------------------------------------
 
 
-def assert_one_line_error(result: CliResult, codes: Iterable[int]) -> None:
-    """Exit code among `codes`, stderr exactly one `retweetctl: error:` line, no traceback."""
+def assert_one_line_error(
+    result: CliResult, codes: Iterable[int], extra: Sequence[str] = ()
+) -> None:
+    """Exit code among `codes`, stderr one `retweetctl: error:` line, no traceback.
+
+    `extra`: other stderr lines a command is known to print before its error.
+    """
     allowed = set(codes)
     if os.environ.get("RTC_SHOW_ERRORS"):
         print(f"\n[{result.exit_code}] {result.stderr.strip()}")
     assert result.exit_code in allowed, (result.exit_code, result.stderr)
-    lines = result.stderr.splitlines()
+    lines = [line for line in result.stderr.splitlines() if line not in extra]
     assert len(lines) == 1 and lines[0].startswith("retweetctl: error: "), result.stderr
     assert "Traceback" not in result.stderr
 

@@ -159,3 +159,75 @@ def test_stress_outages_at_many_moments(
         stored = retweets(own_url)
         assert stored in (set(data[0]), set(data[0]) | set(data[1])), (number, delay)
         converge(own_env, scratch, own_url, data)
+
+
+# -- the features: load and fetch interrupted by a restart ----------------------------
+
+
+def wait_for_copy(url: str, timeout: float = 60.0) -> None:
+    """Until a retweetctl session is running COPY: the middle of a merge."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE application_name = 'retweetctl' AND query LIKE 'COPY%%'"
+            ).fetchone()
+            if row and row[0]:
+                return
+            time.sleep(0.01)
+    raise AssertionError("no COPY seen")
+
+
+@pytest.mark.parametrize("mode", ["fast", "immediate"])
+def test_server_restart_mid_load(
+    own_server: EmbeddedServer, own_url: str, own_env: dict[str, str], tmp_path: Path, mode: str
+) -> None:
+    from tests.reliability.features import reported_added, write_twarc
+
+    env = dict(own_env, RETWEETCTL_DATABASE_URL=own_url)
+    rows = {(801, r, 901) for r in range(1, 150_001)}
+    path = write_twarc(tmp_path / "big.jsonl", rows, 1_000)
+    proc = spawn(cli_command(["load", "--json", str(path)]), env, tmp_path / "p", cwd=tmp_path)
+    wait_for_copy(own_url)
+    restart(own_server, mode)
+    result = proc.wait()
+    if result.exit_code != 0:  # the restart may come after the commit on a fast machine
+        assert_one_line_error(result, OUTAGE_CODES)
+        assert retweets(own_url) == set()  # the file's one transaction: all or nothing
+    again = spawn(cli_command(["load", "--json", str(path)]), env, tmp_path / "p", cwd=tmp_path)
+    final = again.wait()
+    assert final.exit_code == 0, final.stderr
+    assert retweets(own_url) == rows
+    assert reported_added(final.stdout) == (len(rows) if result.exit_code else 0)
+    assert count(own_url, "retweet_staging") == 0
+
+
+@pytest.mark.parametrize("mode", ["fast", "immediate"])
+def test_server_restart_mid_fetch(
+    own_server: EmbeddedServer, own_url: str, own_env: dict[str, str], tmp_path: Path, mode: str
+) -> None:
+    from retweetctl.sandbox import Fault, SandboxServer
+    from tests.reliability.features import add_tweets, fetch_env
+
+    with SandboxServer() as sandbox:
+        served = add_tweets(sandbox, {811: (911, range(1, 401)), 812: (912, range(1, 301))})
+        sandbox.state.fault(Fault(r"/retweeted_by$", status=None, delay=0.3, times=10**6))
+        env = fetch_env(dict(own_env, RETWEETCTL_DATABASE_URL=own_url), sandbox)
+        command = cli_command(["fetch", "--limit", "0", "811", "812"])
+        proc = spawn(command, env, tmp_path / "p")
+        deadline = time.monotonic() + 60
+        while len(sandbox.state.requests_to("retweeted_by")) < 2:  # inside tweet 811's pages
+            assert time.monotonic() < deadline and proc.popen.poll() is None, proc.stderr
+            time.sleep(0.01)
+        restart(own_server, mode)
+        result = proc.wait()
+        assert_one_line_error(result, OUTAGE_CODES)
+        stored = retweets(own_url)
+        for tweet_id, rows in served.items():  # whole tweets or nothing of them
+            assert {row for row in stored if row[0] == tweet_id} in (set(), rows)
+        with sandbox.state.lock:
+            sandbox.state.faults.clear()
+        final = spawn(command, env, tmp_path / "p").wait()
+        assert final.exit_code == 0, final.stderr
+        assert retweets(own_url) == set().union(*served.values())

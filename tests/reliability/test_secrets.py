@@ -12,12 +12,14 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from retweetctl.config import Secret
 from retweetctl.errors import ExitCode
+from retweetctl.sandbox import Fault, SandboxServer, SandboxTweet, SandboxUser
 from tests.conftest import CliResult
 from tests.reliability.harness import (
     PASSWORD,
@@ -30,9 +32,33 @@ from tests.reliability.harness import (
 )
 from tests.test_cli import command_paths
 
-# Arguments that take each command past its argument parsing; a path not listed
-# runs bare. Extended as commands grow arguments.
-COMMAND_ARGS: dict[str, list[list[str]]] = {}
+SAMPLE_CSV = Path(__file__).resolve().parents[1] / "data" / "bad" / "csv" / "bom_crlf.csv"
+SAMPLE_TWEET = 651
+# Arguments that take each command past its argument parsing into its real work; a
+# path not listed runs bare (which is a usage error for some: also a path to check).
+COMMAND_ARGS: dict[str, list[list[str]]] = {
+    "fetch": [["--limit", "0", str(SAMPLE_TWEET)], ["--json", str(SAMPLE_TWEET), "652"]],
+    "load": [[str(SAMPLE_CSV)], ["--json", str(SAMPLE_CSV)]],
+    "watch add": [[str(SAMPLE_TWEET)]],
+    "watch remove": [[str(SAMPLE_TWEET)]],
+    "watch list": [["--json"]],
+    "matrix": [["--format", "json"], ["--format", "edges"]],
+}
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    """A fake X API that answers only to the distinctive token."""
+    with SandboxServer() as server:
+        server.state.expected_token = TOKEN
+        server.state.add(
+            SandboxTweet(
+                SAMPLE_TWEET,
+                SandboxUser(9, "author", "A"),
+                [SandboxUser(r, f"u{r}", "U") for r in range(1, 130)],
+            )  # fmt: skip
+        )
+        yield server
 
 
 def invocations() -> list[list[str]]:
@@ -52,6 +78,9 @@ def secret_env(base: dict[str, str], database_url: str | None, home: Path) -> di
         env["RETWEETCTL_DATABASE_URL"] = database_url
     env["X_BEARER_TOKEN"] = TOKEN
     env["RETWEETCTL_HOME"] = str(home)
+    # Never the network: a closed loopback port unless a test points at its fake X API.
+    env["RETWEETCTL_API_BASE_URL"] = "http://127.0.0.1:9"
+    env["RETWEETCTL_RETRY_BACKOFF"] = "0.01"
     return env
 
 
@@ -70,68 +99,103 @@ def check_no_leaks(results: list[CliResult], commands: list[list[str]], *dirs: P
 
 
 def test_every_command_with_the_database_up(
-    cli_env: dict[str, str], db_url: str, tmp_path: Path
+    cli_env: dict[str, str], db_url: str, tmp_path: Path, sandbox: SandboxServer
 ) -> None:
     home, cwd = tmp_path / "home", tmp_path / "cwd"
     cwd.mkdir()
     env = secret_env(cli_env, with_password(db_url), home)
+    env.update(RETWEETCTL_API_BASE_URL=sandbox.url, RETWEETCTL_RETRY_BACKOFF="0.01")
     commands = invocations()
     results = run_batched([cli_command(c) for c in commands], env, tmp_path / "p", cwd=cwd)
     check_no_leaks(results, commands, home, cwd)
-    # The password really was in use: the commands that need the database reached it.
+    # The secrets really were in use: the database was reached, the X API answered.
     status = results[commands.index(["db", "status"])]
     assert status.exit_code == 0 and "postgres:***@" in status.stdout, status
+    fetched = results[commands.index(["--debug", "fetch", "--limit", "0", str(SAMPLE_TWEET)])]
+    assert fetched.exit_code == 0 and "records added" in fetched.stdout, fetched.stderr
+    assert {r.bearer for r in sandbox.state.requests} == {TOKEN}
 
 
-@pytest.mark.parametrize(
-    "url",
-    [
-        f"postgresql://bob:{PASSWORD}@127.0.0.1:1/none",
-        f"host=127.0.0.1 port=1 user=bob password={PASSWORD} dbname=none",
-        f"host=127.0.0.1 port=1 user=bob password='{PASSWORD}' connect_timeout=2",
-        f"postgresql://bob@127.0.0.1:1/none?password={PASSWORD}",
-    ],
-    ids=["url", "keyvalue", "quoted", "query"],
-)
-def test_every_command_with_the_database_down(
-    cli_env: dict[str, str], tmp_path: Path, url: str
+@pytest.mark.parametrize("status", [401, 403, 429, 500])
+def test_fetch_failures_with_debug_never_show_the_token(
+    cli_env: dict[str, str], db_url: str, tmp_path: Path, sandbox: SandboxServer, status: int
 ) -> None:
-    home, cwd = tmp_path / "home", tmp_path / "cwd"
-    cwd.mkdir()
-    env = secret_env(cli_env, url, home)
-    commands = [c for c in invocations() if "db" in c and "stop" not in c]
-    results = run_batched([cli_command(c) for c in commands], env, tmp_path / "p", cwd=cwd)
-    check_no_leaks(results, commands, home, cwd)
-    for command, result in zip(commands, results, strict=True):
-        if "--debug" not in command and command[:2] in (["db", "status"], ["db", "start"]):
+    """tweepy logs its request headers (Authorization: Bearer …) at debug level."""
+    sandbox.state.fault(Fault(r"/2/tweets", status, b'{"title": "no"}', times=1000))
+    env = secret_env(cli_env, with_password(db_url), tmp_path / "home")
+    env.update(RETWEETCTL_API_BASE_URL=sandbox.url, RETWEETCTL_RETRY_BACKOFF="0.01")
+    commands = [["--debug", "fetch", str(SAMPLE_TWEET)], ["fetch", str(SAMPLE_TWEET)]]
+    results = run_batched([cli_command(c) for c in commands], env, tmp_path / "p", cwd=tmp_path)
+    check_no_leaks(results, commands, tmp_path)
+    assert results[0].exit_code in (ExitCode.NO_PERMISSION, ExitCode.TEMPORARY), results[0].stderr
+    assert "***" in results[0].stderr  # the debug log did carry the (redacted) header
+    assert_one_line_error(results[1], [ExitCode.NO_PERMISSION, ExitCode.TEMPORARY])
+
+
+DOWN_URLS = [
+    f"postgresql://bob:{PASSWORD}@127.0.0.1:1/none",
+    f"host=127.0.0.1 port=1 user=bob password={PASSWORD} dbname=none",
+    f"host=127.0.0.1 port=1 user=bob password='{PASSWORD}' connect_timeout=2",
+    f"postgresql://bob@127.0.0.1:1/none?password={PASSWORD}",
+]
+MALFORMED_URLS = [
+    f"postgresql://bob:{PASSWORD}@[::1/none",  # unbalanced IPv6 bracket
+    f"postgresql://bob:{PASSWORD}@host:notaport/none",
+    f"postgresql://bob:{PASSWORD}@host/none?bogus_option=1",
+    f"host=x password={PASSWORD} nonsense",
+    f"host=x password='{PASSWORD}",  # unterminated quote
+    f"POSTGRESQL://bob:{PASSWORD}@host/none",
+    f"postgresql://bob:{PASSWORD}@host/none?sslpassword={PASSWORD}",
+    f"host=127.0.0.1 port=1 sslpassword={PASSWORD}",
+]
+
+
+def run_per_url(
+    cli_env: dict[str, str], tmp_path: Path, urls: list[str], commands: list[list[str]]
+) -> list[tuple[list[str], CliResult]]:
+    """Each command with each URL, all checked for leaks; returns (command, result) pairs."""
+    done: list[tuple[list[str], CliResult]] = []
+    for number, url in enumerate(urls):
+        root = tmp_path / f"url{number}"
+        env = secret_env(cli_env, url, root / "home")
+        (root / "cwd").mkdir(parents=True)
+        results = run_batched(
+            [cli_command(c) for c in commands],
+            env,
+            root / "p",
+            width=len(commands),
+            cwd=root / "cwd",
+        )
+        check_no_leaks(results, commands, root / "home", root / "cwd")
+        done.extend(zip(commands, results, strict=True))
+    return done
+
+
+def test_database_down_in_every_connection_string_form(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    commands = [
+        ["db", "status"],
+        ["db", "start"],
+        ["--debug", "db", "status"],
+        ["--debug", "db", "url"],
+    ]
+    for command, result in run_per_url(cli_env, tmp_path, DOWN_URLS, commands):
+        if command[0] != "--debug":
             assert_one_line_error(result, [ExitCode.UNAVAILABLE])
 
 
-@pytest.mark.parametrize(
-    "url",
-    [
-        f"postgresql://bob:{PASSWORD}@[::1/none",  # unbalanced IPv6 bracket
-        f"postgresql://bob:{PASSWORD}@host:notaport/none",
-        f"postgresql://bob:{PASSWORD}@host/none?bogus_option=1",
-        f"host=x password={PASSWORD} nonsense",
-        f"host=x password='{PASSWORD}",  # unterminated quote
-        f"POSTGRESQL://bob:{PASSWORD}@host/none",
-        f"postgresql://bob:{PASSWORD}@host/none?sslpassword={PASSWORD}",
-        f"host=127.0.0.1 port=1 sslpassword={PASSWORD}",
-    ],
-)
 def test_malformed_connection_strings_never_echo_the_password(
-    cli_env: dict[str, str], tmp_path: Path, url: str
+    cli_env: dict[str, str], tmp_path: Path
 ) -> None:
-    env = secret_env(cli_env, url, tmp_path / "home")
-    commands = [["db", "status"], ["--debug", "db", "status"], ["db", "url"]]
-    results = run_batched([cli_command(c) for c in commands], env, tmp_path / "p")
-    check_no_leaks(results, commands, tmp_path / "home")
-    assert_one_line_error(results[0], [ExitCode.CONFIG, ExitCode.UNAVAILABLE])
+    commands = [["db", "status"], ["--debug", "db", "status"], ["--debug", "db", "url"]]
+    for command, result in run_per_url(cli_env, tmp_path, MALFORMED_URLS, commands):
+        if command[0] != "--debug":
+            assert_one_line_error(result, [ExitCode.CONFIG, ExitCode.UNAVAILABLE])
 
 
 def test_embedded_server_with_the_token_in_a_config_file(
-    cli_env: dict[str, str], tmp_path: Path
+    cli_env: dict[str, str], tmp_path: Path, sandbox: SandboxServer
 ) -> None:
     """The embedded server's own files (log, data) never receive a secret either."""
     home, cwd = tmp_path / "h", tmp_path / "cwd"
@@ -142,10 +206,12 @@ def test_embedded_server_with_the_token_in_a_config_file(
     os.chmod(config, 0o600)
     env = secret_env(cli_env, None, home)
     env.pop("X_BEARER_TOKEN")
+    env["RETWEETCTL_API_BASE_URL"] = sandbox.url
     try:
         started = spawn(cli_command(["db", "start"]), env, tmp_path / "p", cwd=cwd).wait()
         assert started.exit_code == 0, started.stderr
-        commands = [c for c in invocations() if c[-2:] != ["db", "stop"]]
+        # --debug only: the paths that log the most; the plain ones ran in the tests above.
+        commands = [c for c in invocations() if c[0] == "--debug" and c[-2:] != ["db", "stop"]]
         results = run_batched([cli_command(c) for c in commands], env, tmp_path / "p", cwd=cwd)
         commands.append(["db", "stop"])
         results.append(spawn(cli_command(["db", "stop"]), env, tmp_path / "p", cwd=cwd).wait())
