@@ -189,6 +189,8 @@ def assert_one_line_error(
 ) -> None:
     """Exit code among `codes`, stderr one `retweetctl: error:` line, no traceback.
 
+    RTC_SHOW_ERRORS=1 (with pytest -s) prints each error checked: to read the wording.
+
     `extra`: other stderr lines a command is known to print before its error.
     """
     allowed = set(codes)

@@ -19,6 +19,7 @@ import pytest
 from psycopg import sql
 
 from retweetctl.embedded import EmbeddedServer
+from retweetctl.errors import ExitCode
 from retweetctl.sandbox import Fault, SandboxServer
 from tests.conftest import TEMPLATE_DATABASE, CliResult, scratch_database
 from tests.reliability.features import (
@@ -354,4 +355,32 @@ def test_x_api_fault_in_the_middle_of_a_paginated_tweet(
         sandbox.state.faults.clear()
     again = spawn(cli_command(["fetch", "--limit", "0", "641", "642"]), env, tmp_path / "p").wait()
     assert again.exit_code == 0, again.stderr
+    assert retweets(db_url) == set().union(*served.values())
+
+
+def test_x_api_gone_in_the_middle_of_a_paginated_tweet(
+    cli_env: dict[str, str], db_url: str, tmp_path: Path
+) -> None:
+    """The API host stops answering (connection refused) between page 2 and page 3."""
+    tweets = {651: (751, range(1, 301)), 652: (752, range(1, 51))}
+    command = cli_command(["fetch", "--limit", "0", "651", "652"])
+    with SandboxServer() as sandbox:
+        served = add_tweets(sandbox, tweets)
+        path = r"^/2/tweets/651/retweeted_by$"
+        sandbox.state.fault(Fault(path, status=None))  # page 1 at once
+        sandbox.state.fault(Fault(path, status=None, delay=1.0))  # page 2 slowly
+        proc = spawn(command, fetch_env(cli_env, sandbox), tmp_path / "p")
+        deadline = time.monotonic() + 60
+        while len(sandbox.state.requests_to(path)) < 2:
+            assert time.monotonic() < deadline and proc.popen.poll() is None, proc.stderr
+            time.sleep(0.01)
+    # The server is closed: page 2 is still answered, page 3 finds nobody listening.
+    result = proc.wait()
+    assert_one_line_error(result, [ExitCode.TEMPORARY])
+    stored = {row for row in retweets(db_url) if row[0] == 651}
+    assert stored == {(651, r, 751) for r in range(1, 2 * PAGE + 1)}  # pages 1 and 2
+    with SandboxServer() as again:
+        add_tweets(again, tweets)
+        final = spawn(command, fetch_env(cli_env, again), tmp_path / "p").wait()
+    assert final.exit_code == 0, final.stderr
     assert retweets(db_url) == set().union(*served.values())
