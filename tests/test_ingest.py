@@ -86,3 +86,30 @@ def test_a_row_with_a_nonpositive_id_is_refused_by_the_table(conn: Connection) -
     with pytest.raises(psycopg.errors.CheckViolation):
         merge_rows(conn, [(1, 0, 1)])
     assert table(conn) == []
+
+
+def test_largest_bigint_ids_round_trip(conn: Connection) -> None:
+    biggest = 2**63 - 1
+    assert merge_rows(conn, [(biggest, biggest, biggest), (1, biggest, 2)]) == MergeResult(2, 2)
+    assert table(conn) == [(1, biggest, 2), (biggest, biggest, biggest)]
+
+
+@pytest.mark.parametrize(
+    "bad_row",
+    [
+        (1, 2**63, 1),  # beyond bigint
+        (1, -(2**63) - 1, 1),
+        (1, "7", 1),  # ids must already be ints: parsing is the loader's job
+        (1, 2.5, 1),
+        (1, 2),  # a row of the wrong length
+    ],
+)
+def test_a_row_that_is_not_three_bigints_is_refused_and_nothing_merged(
+    conn: Connection, bad_row: tuple[object, ...]
+) -> None:
+    merge_rows(conn, [(1, 1, 1)])
+    with pytest.raises(psycopg.DataError, match="row 2 of the batch"):
+        merge_rows(conn, [(9, 9, 9), bad_row])  # type: ignore[list-item]
+    conn.rollback()
+    assert table(conn) == [(1, 1, 1)]
+    assert staged(conn) == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 
 
-class Retweet(models.Model):
+class Retweet(models.Model):  # type: ignore[misc]
     # Django wants a single-column primary key; the table's real key is
     # (tweet_id, retweeter_id), which is what ON CONFLICT DO NOTHING relies on.
     # first_seen_at is left out so the table's DEFAULT fills it, as for every method.
