@@ -843,7 +843,7 @@ def targets(results: list[Result], rss: dict[str, object]) -> list[str]:
                 ratio = other.median / ref.median
                 verdict = "met" if ratio >= goal else "MISSED"
                 out.append(
-                    f"{workload}: retweetctl is {ratio:.2f}x faster than {key} (goal >= {goal}x): {verdict}"
+                    f"{workload}: {key} takes {ratio:.2f}x the time of the retweetctl merge (goal >= {goal}x): {verdict}"
                 )
             elif key == "floor":
                 ratio = ref.median / other.median
