@@ -32,6 +32,7 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from retweetctl import ingest
 from retweetctl.embedded import EmbeddedServer
 from retweetctl.ingest import Row, StagingBatch, merge_rows
 from retweetctl.migrations import migrate
@@ -552,6 +553,20 @@ def m_prune(ctx: Context) -> float:
     return timed(ctx, body)
 
 
+def with_prune(min_rows: int, min_fraction: float) -> Callable[[Context], float]:
+    """merge_rows with other thresholds for StagingBatch's prune of already-stored rows."""
+
+    def run(ctx: Context) -> float:
+        saved = ingest.PRUNE_MIN_ROWS, ingest.PRUNE_MIN_FRACTION
+        ingest.PRUNE_MIN_ROWS, ingest.PRUNE_MIN_FRACTION = min_rows, min_fraction
+        try:
+            return m_retweetctl(ctx)
+        finally:
+            ingest.PRUNE_MIN_ROWS, ingest.PRUNE_MIN_FRACTION = saved
+
+    return run
+
+
 def merge_variant(sql: str, settings: Sequence[str] = ()) -> Callable[[Context], float]:
     """The library's staging (StagingBatch.copy) followed by another merge statement."""
 
@@ -651,6 +666,18 @@ METHODS = [
         "plain_insert",
         "variant: staging + plain INSERT of the anti-join",
         merge_variant(PLAIN_INSERT),
+        default=False,
+    ),
+    Method(
+        "no_prune",
+        "variant: merge_rows without the prune of stored rows",
+        with_prune(sys.maxsize, 1.0),
+        default=False,
+    ),
+    Method(
+        "always_prune",
+        "variant: merge_rows pruning stored rows whatever the sizes",
+        with_prune(1, 0.0),
         default=False,
     ),
     Method(

@@ -23,6 +23,17 @@ User = tuple[int, str | None, str | None]
 STAGING_COLUMNS = "batch_id, tweet_id, retweeter_id, author_id"
 # Binary COPY needs the column types spelled out, in STAGING_COLUMNS order.
 STAGING_TYPES = ["int8", "int8", "int8", "int8"]
+# A copy() of at least PRUNE_MIN_ROWS rows and at least PRUNE_MIN_FRACTION of the
+# stored rows first drops the staged rows already stored, by one hash join: one pass
+# over retweets beats the merge's primary-key probe per staged row when the batch is
+# big next to the table. `make bench` variants, batch of 1M rows: 35% faster into 1M
+# stored rows, 23% into 2M, 26% into 5M, break-even into 10M (noisy: -16% to +28%).
+# Small batches (fetch's pages) never pay for a pass over the table.
+PRUNE_MIN_ROWS = 50_000
+PRUNE_MIN_FRACTION = 0.2
+# The planner has no statistics for one batch (it guesses a few thousand rows) and
+# would probe row by row: _prune turns nested loop and merge joins off around its
+# statement only.
 
 
 @dataclass(frozen=True)
@@ -74,7 +85,33 @@ class StagingBatch:
                     f"row {count + 1} of the batch is not three bigint ids: {exc}"
                 ) from exc
         self.seen += count
+        if count >= PRUNE_MIN_ROWS and count >= PRUNE_MIN_FRACTION * self._stored_rows():
+            self._prune()
         return count
+
+    def _stored_rows(self) -> float:
+        row = self.conn.execute(load("retweets_estimate")).fetchone()
+        return float(row[0]) if row is not None else 0.0  # type: ignore[arg-type]
+
+    def _prune(self) -> None:
+        """Remove the batch's staged rows that retweets already holds (merge() skips them anyway)."""
+        with self.conn.cursor() as cur:
+            cur.execute(
+                "SELECT current_setting('enable_nestloop'), current_setting('enable_mergejoin')"
+            )
+            saved = cur.fetchone()
+            assert saved is not None
+            # set_config(..., true) is SET LOCAL: undone by a rollback as well.
+            cur.execute(
+                "SELECT set_config('enable_nestloop', 'off', true),"
+                " set_config('enable_mergejoin', 'off', true)"
+            )
+            cur.execute(load("prune_staged"), {"batch_id": self.batch_id})
+            cur.execute(
+                "SELECT set_config('enable_nestloop', %s, true),"
+                " set_config('enable_mergejoin', %s, true)",
+                saved,
+            )
 
     def merge(self) -> MergeResult:
         """Insert the staged rows that are new; remove the batch from staging."""
