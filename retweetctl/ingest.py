@@ -3,6 +3,8 @@
 Everything for one batch happens inside the caller's transaction: the staged
 rows are deleted before it commits, so a run killed at any point leaves neither
 half a merge nor staging rows behind, and no table lock is ever taken.
+A big batch drops its already-stored rows from staging right after the COPY
+(one hash join), so the merge only probes the rest: same result, less time.
 """
 
 from __future__ import annotations
@@ -26,14 +28,11 @@ STAGING_TYPES = ["int8", "int8", "int8", "int8"]
 # A copy() of at least PRUNE_MIN_ROWS rows and at least PRUNE_MIN_FRACTION of the
 # stored rows first drops the staged rows already stored, by one hash join: one pass
 # over retweets beats the merge's primary-key probe per staged row when the batch is
-# big next to the table. `make bench` variants, batch of 1M rows: 35% faster into 1M
-# stored rows, 23% into 2M, 26% into 5M, break-even into 10M (noisy: -16% to +28%).
+# big next to the table. `make bench` variants, batch of 1M rows: 14-35% faster into
+# 1M stored rows, 23% into 2M, 26% into 5M, break-even into 10M (noisy: -16% to +28%).
 # Small batches (fetch's pages) never pay for a pass over the table.
 PRUNE_MIN_ROWS = 50_000
 PRUNE_MIN_FRACTION = 0.2
-# The planner has no statistics for one batch (it guesses a few thousand rows) and
-# would probe row by row: _prune turns nested loop and merge joins off around its
-# statement only.
 
 
 @dataclass(frozen=True)
@@ -95,6 +94,9 @@ class StagingBatch:
 
     def _prune(self) -> None:
         """Remove the batch's staged rows that retweets already holds (merge() skips them anyway)."""
+        # The planner has no statistics for one batch (it guesses a few thousand rows)
+        # and would probe row by row: nested loop and merge joins go off for this
+        # statement only, and the caller's settings come back after it.
         with self.conn.cursor() as cur:
             cur.execute(
                 "SELECT current_setting('enable_nestloop'), current_setting('enable_mergejoin')"
