@@ -3,12 +3,16 @@
 Everything for one batch happens inside the caller's transaction: the staged
 rows are deleted before it commits, so a run killed at any point leaves neither
 half a merge nor staging rows behind, and no table lock is ever taken.
+A big batch drops its already-stored rows from staging right after the COPY
+(one hash join), so the merge only probes the rest: same result, less time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+import psycopg
 
 from retweetctl.database import Connection
 from retweetctl.queries import load
@@ -19,6 +23,16 @@ Row = tuple[int, int, int]
 User = tuple[int, str | None, str | None]
 
 STAGING_COLUMNS = "batch_id, tweet_id, retweeter_id, author_id"
+# Binary COPY needs the column types spelled out, in STAGING_COLUMNS order.
+STAGING_TYPES = ["int8", "int8", "int8", "int8"]
+# A copy() of at least PRUNE_MIN_ROWS rows and at least PRUNE_MIN_FRACTION of the
+# stored rows first drops the staged rows already stored, by one hash join: one pass
+# over retweets beats the merge's primary-key probe per staged row when the batch is
+# big next to the table. `make bench` variants, batch of 1M rows: 14-35% faster into
+# 1M stored rows, 23% into 2M, 26% into 5M, break-even into 10M (noisy: -16% to +28%).
+# Small batches (fetch's pages) never pay for a pass over the table.
+PRUNE_MIN_ROWS = 50_000
+PRUNE_MIN_FRACTION = 0.2
 
 
 @dataclass(frozen=True)
@@ -43,20 +57,63 @@ class StagingBatch:
         self.seen = 0
 
     def copy(self, rows: Iterable[Row]) -> int:
-        """Stream rows into staging; return how many were written."""
+        """Stream rows into staging; return how many were written.
+
+        Binary COPY: the server reads each id as 8 bytes instead of parsing
+        digits, which halved the COPY's wall time in `make bench`. A row that
+        is not three ints in the bigint range raises psycopg.DataError, as
+        the server did for text COPY, and nothing of the batch is merged.
+        """
         count = 0
         batch = self.batch_id
         with (
             self.conn.cursor() as cur,
             cur.copy(
-                f"COPY retweet_staging ({STAGING_COLUMNS}) FROM STDIN"  # noqa: S608 - constant text
+                f"COPY retweet_staging ({STAGING_COLUMNS}) FROM STDIN (FORMAT BINARY)"  # noqa: S608 - constant text
             ) as copy,
         ):
-            for tweet_id, retweeter_id, author_id in rows:
-                copy.write_row((batch, tweet_id, retweeter_id, author_id))
-                count += 1
+            copy.set_types(STAGING_TYPES)
+            write_row = copy.write_row
+            try:
+                for tweet_id, retweeter_id, author_id in rows:
+                    write_row((batch, tweet_id, retweeter_id, author_id))
+                    count += 1
+            except (OverflowError, TypeError, ValueError) as exc:
+                # Text COPY let the server refuse such values; keep the same error class.
+                raise psycopg.DataError(
+                    f"row {count + 1} of the batch is not three bigint ids: {exc}"
+                ) from exc
         self.seen += count
+        if count >= PRUNE_MIN_ROWS and count >= PRUNE_MIN_FRACTION * self._stored_rows():
+            self._prune()
         return count
+
+    def _stored_rows(self) -> float:
+        row = self.conn.execute(load("retweets_estimate")).fetchone()
+        return float(row[0]) if row is not None else 0.0  # type: ignore[arg-type]
+
+    def _prune(self) -> None:
+        """Remove the batch's staged rows that retweets already holds (merge() skips them anyway)."""
+        # The planner has no statistics for one batch (it guesses a few thousand rows)
+        # and would probe row by row: nested loop and merge joins go off for this
+        # statement only, and the caller's settings come back after it.
+        with self.conn.cursor() as cur:
+            cur.execute(
+                "SELECT current_setting('enable_nestloop'), current_setting('enable_mergejoin')"
+            )
+            saved = cur.fetchone()
+            assert saved is not None
+            # set_config(..., true) is SET LOCAL: undone by a rollback as well.
+            cur.execute(
+                "SELECT set_config('enable_nestloop', 'off', true),"
+                " set_config('enable_mergejoin', 'off', true)"
+            )
+            cur.execute(load("prune_staged"), {"batch_id": self.batch_id})
+            cur.execute(
+                "SELECT set_config('enable_nestloop', %s, true),"
+                " set_config('enable_mergejoin', %s, true)",
+                saved,
+            )
 
     def merge(self) -> MergeResult:
         """Insert the staged rows that are new; remove the batch from staging."""

@@ -17,14 +17,8 @@ import yaml
 from retweetctl.sandbox import SandboxServer, SandboxTweet, SandboxUser
 from tests.conftest import CliResult
 
-CASSETTES = (
-    Path(__file__).resolve().parents[1]
-    / ".."
-    / "shared"
-    / "fixtures"
-    / "x-api"
-    / "tweepy-cassettes"
-)
+# Copied unmodified from shared/fixtures (tweepy's own recordings; LICENSE and README beside them).
+CASSETTES = Path(__file__).resolve().parent / "data" / "x-api" / "tweepy-cassettes"
 # A token distinctive enough that finding it anywhere in output is a leak.
 TOKEN = "AAAAtestBearerTokenZq9XkLmN0pQrStUvWxYz"
 # The tweet of both retweeted_by cassettes: a 62-user page with a next_token, a 38-user page without.

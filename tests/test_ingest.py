@@ -5,6 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from retweetctl import ingest
 from retweetctl.database import Connection
 from retweetctl.ingest import MergeResult, StagingBatch, merge_rows, upsert_users
 
@@ -86,3 +87,66 @@ def test_a_row_with_a_nonpositive_id_is_refused_by_the_table(conn: Connection) -
     with pytest.raises(psycopg.errors.CheckViolation):
         merge_rows(conn, [(1, 0, 1)])
     assert table(conn) == []
+
+
+def test_largest_bigint_ids_round_trip(conn: Connection) -> None:
+    biggest = 2**63 - 1
+    assert merge_rows(conn, [(biggest, biggest, biggest), (1, biggest, 2)]) == MergeResult(2, 2)
+    assert table(conn) == [(1, biggest, 2), (biggest, biggest, biggest)]
+
+
+@pytest.mark.parametrize(
+    "bad_row",
+    [
+        (1, 2**63, 1),  # beyond bigint
+        (1, -(2**63) - 1, 1),
+        (1, "7", 1),  # ids must already be ints: parsing is the loader's job
+        (1, 2.5, 1),
+        (1, 2),  # a row of the wrong length
+    ],
+)
+def test_a_row_that_is_not_three_bigints_is_refused_and_nothing_merged(
+    conn: Connection, bad_row: tuple[object, ...]
+) -> None:
+    merge_rows(conn, [(1, 1, 1)])
+    with pytest.raises(psycopg.DataError, match="row 2 of the batch"):
+        merge_rows(conn, [(9, 9, 9), bad_row])  # type: ignore[list-item]
+    conn.rollback()
+    assert table(conn) == [(1, 1, 1)]
+    assert staged(conn) == 0
+
+
+def test_a_big_batch_is_pruned_of_stored_rows_with_the_same_result(
+    conn: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every copy() takes the prune path (a hash join that drops already-stored rows).
+    monkeypatch.setattr(ingest, "PRUNE_MIN_ROWS", 1)
+    monkeypatch.setattr(ingest, "PRUNE_MIN_FRACTION", 0.0)
+    assert merge_rows(conn, [(10, 1, 100), (10, 2, 100), (11, 1, 100)]) == MergeResult(3, 3)
+    rows = [(10, 1, 100), (10, 3, 100), (10, 3, 100), (11, 1, 100), (12, 9, 101)]
+    with conn.transaction():
+        batch = StagingBatch(conn)
+        assert batch.copy(rows[:2]) == 2
+        assert batch.copy(rows[2:]) == 3
+        # Only the rows not stored yet are left in staging, repeats included.
+        assert staged(conn) == 3
+        assert batch.merge() == MergeResult(seen=5, added=2)
+        # The planner settings the prune turned off are back for the rest of the transaction.
+        settings = conn.execute(
+            "SELECT current_setting('enable_nestloop'), current_setting('enable_mergejoin')"
+        ).fetchone()
+        assert settings == ("on", "on")
+    assert table(conn) == [(10, 1, 100), (10, 2, 100), (10, 3, 100), (11, 1, 100), (12, 9, 101)]
+    assert staged(conn) == 0
+
+
+def test_only_big_batches_next_to_the_table_are_pruned(conn: Connection) -> None:
+    merge_rows(conn, [(1, 1, 1), (1, 2, 1)])
+    conn.execute("ANALYZE retweets")
+    conn.commit()
+    with conn.transaction():
+        batch = StagingBatch(conn)
+        batch.copy([(1, 1, 1), (1, 3, 1)])  # below PRUNE_MIN_ROWS: staged as given
+        assert staged(conn) == 2
+        batch.merge()
+    assert ingest.PRUNE_MIN_ROWS > 1000 and 0 < ingest.PRUNE_MIN_FRACTION <= 1
