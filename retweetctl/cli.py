@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sys
 import traceback
 
@@ -48,10 +50,18 @@ def root(
 ) -> None:
     """Keep a PostgreSQL table of who retweets whom, and show the author-by-retweeter matrix."""
     ctx.obj = AppState(debug=debug)
+    # Python warnings (tweepy warns about tweet fields) become log records: shown with
+    # --debug, scrubbed; otherwise silent, so `--quiet` under cron stays quiet.
+    logging.captureWarnings(True)
     if debug:
         handler = logging.StreamHandler(sys.stderr)
         handler.addFilter(RedactingFilter())
         logging.basicConfig(level=logging.DEBUG, handlers=[handler], force=True)
+    elif not logging.getLogger().handlers:
+        # Without a handler, logging's last resort prints library warnings raw on stderr
+        # (psycopg's "error ignored in rollback on <conn>", a logged exception with a
+        # secret in it): a second, unscrubbed line after our one-line error.
+        logging.getLogger().addHandler(logging.NullHandler())
 
 
 class RedactingFilter(logging.Filter):
@@ -60,12 +70,26 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = Secret.scrub(record.getMessage())
         record.args = None
+        # A logged exception's traceback is formatted after filters run: format it now,
+        # scrubbed, so the handler prints our text instead of the raw one.
+        if record.exc_info:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+        if record.exc_text:
+            record.exc_text = Secret.scrub(record.exc_text)
+        if record.stack_info:
+            record.stack_info = Secret.scrub(record.stack_info)
         return True
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app and map every failure to one line on stderr and an exit code."""
-    sys.exit(run(argv))
+    code = run(argv)
+    try:
+        sys.stdout.flush()  # here, not at interpreter exit, where a broken pipe is noise
+    except BrokenPipeError:
+        code = _reader_gone()
+    sys.exit(code)
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -74,6 +98,9 @@ def run(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, prog_name="retweetctl")  # standalone mode: usage errors exit 2 by themselves
     except SystemExit as exc:
+        if type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            # Typer met EPIPE on stdout, wrapped it and chose exit 1: make it the usual 141.
+            return _reader_gone()
         return _exit_code(exc.code)
     except RetweetctlError as exc:
         _error(exc.message)
@@ -81,6 +108,8 @@ def run(argv: list[str] | None = None) -> int:
     except psycopg.OperationalError as exc:
         _error(f"database unavailable: {first_line(exc)}")
         return ExitCode.UNAVAILABLE
+    except BrokenPipeError:
+        return _reader_gone()
     except Exception as exc:  # a bug: say so in one line, the traceback only with --debug
         if debug:
             sys.stderr.write(Secret.scrub("".join(traceback.format_exception(exc))))
@@ -89,6 +118,16 @@ def run(argv: list[str] | None = None) -> int:
         )
         return ExitCode.SOFTWARE
     return ExitCode.OK
+
+
+def _reader_gone() -> int:
+    """stdout's reader went away (`| head`): stop quietly, like any Unix filter."""
+    # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ else 1)
+        os.close(devnull)
+    return ExitCode.BROKEN_PIPE
 
 
 def _exit_code(code: object) -> int:

@@ -138,7 +138,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
 def _read_config_file(path: Path) -> dict[str, object]:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: editors on Windows start UTF-8 files with a byte order mark.
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -181,13 +182,14 @@ def _secret(values: Mapping[str, object], key: str) -> Secret | None:
 def _register_dsn_password(dsn: str) -> None:
     """Make the DSN's password scrubbable on its own: libpq may echo parts of a DSN."""
     try:
-        password = conninfo_to_dict(dsn).get("password")
+        params = conninfo_to_dict(dsn)
     except psycopg.ProgrammingError:
         raise ConfigError(
             f"RETWEETCTL_DATABASE_URL is not a valid connection string: {redact_dsn(dsn)}"
         ) from None
-    if password:
-        Secret(str(password))
+    for key in PASSWORD_KEYS:
+        if params.get(key):
+            Secret(str(params[key]))
 
 
 def _positive_float(values: Mapping[str, object], key: str, default: float) -> float:
@@ -203,7 +205,15 @@ def _positive_float(values: Mapping[str, object], key: str, default: float) -> f
     return number
 
 
-_KEYVALUE_PASSWORD = re.compile(r"(\s*\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+# Connection parameters that hold secrets: the login password and the SSL key's passphrase.
+PASSWORD_KEYS = ("password", "sslpassword")
+_KEYVALUE_PASSWORD = re.compile(
+    r"(\s*\b(?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE
+)
+# Fallbacks for a URL too broken for urlsplit (an unbalanced IPv6 bracket): userinfo
+# up to the last @ before the path, and password parameters in the query.
+_URL_USERINFO_PASSWORD = re.compile(r"^(postgres(?:ql)?://[^:@/?#]*):[^/?#]*@")
+_URL_QUERY_PASSWORD = re.compile(r"([?&](?:ssl)?password=)[^&#]*", re.IGNORECASE)
 
 
 def redact_dsn(dsn: str) -> str:
@@ -218,7 +228,10 @@ def remove_password(dsn: str) -> str:
 
 def _rewrite_password(dsn: str, replacement: str | None) -> str:
     if re.match(r"^postgres(ql)?://", dsn):
-        parts = urlsplit(dsn)
+        try:
+            parts = urlsplit(dsn)
+        except ValueError:
+            return _rewrite_broken_url(dsn, replacement)
         netloc = parts.netloc
         if "@" in netloc:
             userinfo, hostinfo = netloc.rsplit("@", 1)
@@ -227,9 +240,9 @@ def _rewrite_password(dsn: str, replacement: str | None) -> str:
                 userinfo = user if replacement is None else f"{user}:{replacement}"
             netloc = f"{userinfo}@{hostinfo}"
         query = [
-            (k, replacement if k.lower() == "password" else v)
+            (k, replacement if k.lower() in PASSWORD_KEYS else v)
             for k, v in parse_qsl(parts.query, keep_blank_values=True)
-            if replacement is not None or k.lower() != "password"
+            if replacement is not None or k.lower() not in PASSWORD_KEYS
         ]
         return urlunsplit(
             (
@@ -243,3 +256,9 @@ def _rewrite_password(dsn: str, replacement: str | None) -> str:
     if replacement is None:
         return _KEYVALUE_PASSWORD.sub("", dsn).strip()
     return _KEYVALUE_PASSWORD.sub(lambda m: m.group(1) + replacement, dsn)
+
+
+def _rewrite_broken_url(dsn: str, replacement: str | None) -> str:
+    userinfo = r"\1" if replacement is None else rf"\1:{replacement}"
+    dsn = _URL_USERINFO_PASSWORD.sub(userinfo + "@", dsn)
+    return _URL_QUERY_PASSWORD.sub(r"\g<1>" + (replacement or ""), dsn)

@@ -31,8 +31,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
+from psycopg import sql
 
-from retweetctl.errors import UnavailableError
+from retweetctl.errors import ConfigError, UnavailableError
 
 DATABASE_NAME = "retweetctl"
 SUPERUSER = "postgres"
@@ -197,9 +198,14 @@ class EmbeddedServer:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         """Serialize init/start/stop between processes sharing this home."""
-        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        lock_path = self.home / "postgres.lock"
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(self.home / "postgres.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:  # a file, a read-only place, /proc: the user's setting is wrong
+            raise ConfigError(
+                f"cannot use {self.home} as retweetctl's home directory (RETWEETCTL_HOME): "
+                f"{exc.strerror or exc}"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -307,7 +313,7 @@ class EmbeddedServer:
                 "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,)
             ).fetchone()
             if not exists:
-                conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE_NAME)))
         self._database_marker.touch()
 
     # -- process state ------------------------------------------------------

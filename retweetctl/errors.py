@@ -17,6 +17,8 @@ class ExitCode(IntEnum):
     TEMPORARY = 75  # EX_TEMPFAIL: rate limit, outage; retrying later helps
     NO_PERMISSION = 77  # EX_NOPERM: credentials refused
     CONFIG = 78  # EX_CONFIG: configuration missing or invalid
+    INTERRUPTED = 130  # 128 + SIGINT: Ctrl-C (typer exits so, silently)
+    BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away (`| head`)
 
 
 class RetweetctlError(Exception):

@@ -97,7 +97,12 @@ class FetchResult:
 def parse_tweet_id(text: str, name: str = "TWEET_ID") -> int:
     """A tweet ID as a positive 64-bit integer; UsageError naming the argument otherwise."""
     value = text.strip()
-    if not (value.isascii() and value.isdigit()) or int(value) == 0 or int(value) > MAX_TWEET_ID:
+    if (
+        not (value.isascii() and value.isdigit())
+        or len(value.lstrip("0")) > len(str(MAX_TWEET_ID))  # int() refuses > 4300 digits
+        or int(value) == 0
+        or int(value) > MAX_TWEET_ID
+    ):
         raise UsageError(
             f"invalid {name} {text!r}: a tweet ID is a positive 64-bit integer (1 to {MAX_TWEET_ID})"
         )

@@ -97,7 +97,14 @@ def parse_user(spec: str) -> int | str:
         if _USERNAME.match(text[1:]):
             return text[1:]
         raise UsageError(f"bad username {spec!r}: letters, digits and _ after the @")
-    if text.isdigit() and 0 < int(text) <= MAX_ID:
+    # isascii: int() also reads Arabic-Indic and full-width digits; the length check
+    # first, because int() refuses more than 4300 digits.
+    if (
+        text.isascii()
+        and text.isdigit()
+        and len(text.lstrip("0")) <= len(str(MAX_ID))
+        and 0 < int(text) <= MAX_ID
+    ):
         return int(text)
     raise UsageError(f"bad user {spec!r}: give a positive numeric id or @username")
 

@@ -19,6 +19,7 @@ from retweetctl.ingest import Row, User
 
 # PostgreSQL bigint; ids are positive (the tables check id > 0).
 MAX_ID = 2**63 - 1
+MAX_ID_DIGITS = len(str(MAX_ID))
 CSV_COLUMNS = ("tweet_id", "retweeter_id", "author_id")
 # A quoted CSV field spanning more lines than this is taken as an unclosed quote.
 MAX_RECORD_LINES = 100
@@ -96,6 +97,8 @@ def parse_id(value: object, name: str) -> int:
     if kind is str:
         text: str = value  # type: ignore[assignment]
         if text.isdigit() and text.isascii():
+            if len(text.lstrip("0")) > MAX_ID_DIGITS:  # int() refuses > 4300 digits
+                raise BadLine(ID_OUT_OF_RANGE, f"{name} {text[:40]}… is not in 1..{MAX_ID}")
             number = int(text)
             if 0 < number <= MAX_ID:
                 return number
@@ -188,7 +191,13 @@ class CsvReader:
                 t = fields[t_at]
                 r = fields[r_at]
                 a = fields[a_at]
-                if t.isdigit() and r.isdigit() and a.isdigit():
+                if (
+                    t.isdigit()
+                    and r.isdigit()
+                    and a.isdigit()
+                    # int() refuses more than 4300 digits: longer fields take the slow path
+                    and len(t) + len(r) + len(a) <= 3 * MAX_ID_DIGITS
+                ):
                     tv = int(t)
                     rv = int(r)
                     av = int(a)
@@ -371,7 +380,9 @@ def parse_page(obj: dict[str, Any]) -> Parsed:
             continue
         if originals is None:
             originals = {
-                t.get("id"): t for t in _objects(includes.get("tweets"), "includes.tweets")
+                t.get("id"): t
+                for t in _objects(includes.get("tweets"), "includes.tweets")
+                if isinstance(t.get("id"), str | int)  # a list or object is no id (nor hashable)
             }
         retweeter = parse_id(tweet.get("author_id"), "author_id")
         original_id = parse_id(ref.get("id"), "referenced_tweets.id")
