@@ -17,11 +17,12 @@ import psycopg
 
 from retweetctl.database import Connection
 from retweetctl.errors import ExitCode, UsageError
+from retweetctl.ids import MAX_ID, parse_id_text
 from retweetctl.ingest import MergeResult, StagingBatch, User, upsert_users
 from retweetctl.queries import load
 from retweetctl.xapi import ApiFailure, Missing, TweetGone, TweetInfo, XApi, batches
 
-MAX_TWEET_ID = 2**63 - 1  # bigint
+MAX_TWEET_ID = MAX_ID
 DEFAULT_LIMIT = 100  # what the old v1.1 retweeters endpoint gave
 
 # Per-tweet statuses (the --json contract) and their exit codes.
@@ -96,17 +97,12 @@ class FetchResult:
 
 def parse_tweet_id(text: str, name: str = "TWEET_ID") -> int:
     """A tweet ID as a positive 64-bit integer; UsageError naming the argument otherwise."""
-    value = text.strip()
-    if (
-        not (value.isascii() and value.isdigit())
-        or len(value.lstrip("0")) > len(str(MAX_TWEET_ID))  # int() refuses > 4300 digits
-        or int(value) == 0
-        or int(value) > MAX_TWEET_ID
-    ):
+    value = parse_id_text(text.strip())
+    if value is None:
         raise UsageError(
             f"invalid {name} {text!r}: a tweet ID is a positive 64-bit integer (1 to {MAX_TWEET_ID})"
         )
-    return int(value)
+    return value
 
 
 def parse_tweet_ids(args: Iterable[str], read_stdin: Iterable[str] | None = None) -> list[int]:

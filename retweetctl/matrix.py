@@ -17,6 +17,7 @@ from psycopg.pq import TransactionStatus
 from retweetctl.aggregate import catch_up
 from retweetctl.database import Connection
 from retweetctl.errors import UsageError
+from retweetctl.ids import parse_id_text
 from retweetctl.queries import load
 
 DEFAULT_TOP_AUTHORS = 20
@@ -25,7 +26,6 @@ DEFAULT_TOP_RETWEETERS = 50
 # the round trip, small enough that memory stays flat.
 EDGES_FETCH_ROWS = 10_000
 # X user ids are positive 64-bit integers; the table refuses anything else.
-MAX_ID = 2**63 - 1
 _USERNAME = re.compile(r"^[A-Za-z0-9_]{1,50}$")
 
 
@@ -97,15 +97,9 @@ def parse_user(spec: str) -> int | str:
         if _USERNAME.match(text[1:]):
             return text[1:]
         raise UsageError(f"bad username {spec!r}: letters, digits and _ after the @")
-    # isascii: int() also reads Arabic-Indic and full-width digits; the length check
-    # first, because int() refuses more than 4300 digits.
-    if (
-        text.isascii()
-        and text.isdigit()
-        and len(text.lstrip("0")) <= len(str(MAX_ID))
-        and 0 < int(text) <= MAX_ID
-    ):
-        return int(text)
+    number = parse_id_text(text)
+    if number is not None:
+        return number
     raise UsageError(f"bad user {spec!r}: give a positive numeric id or @username")
 
 

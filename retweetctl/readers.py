@@ -15,11 +15,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from retweetctl.ids import MAX_ID, MAX_ID_DIGITS, is_id_text, parse_id_text
 from retweetctl.ingest import Row, User
 
 # PostgreSQL bigint; ids are positive (the tables check id > 0).
-MAX_ID = 2**63 - 1
-MAX_ID_DIGITS = len(str(MAX_ID))
 CSV_COLUMNS = ("tweet_id", "retweeter_id", "author_id")
 # A quoted CSV field spanning more lines than this is taken as an unclosed quote.
 MAX_RECORD_LINES = 100
@@ -96,16 +95,15 @@ def parse_id(value: object, name: str) -> int:
     kind = type(value)
     if kind is str:
         text: str = value  # type: ignore[assignment]
-        if text.isdigit() and text.isascii():
-            if len(text.lstrip("0")) > MAX_ID_DIGITS:  # int() refuses > 4300 digits
-                raise BadLine(ID_OUT_OF_RANGE, f"{name} {text[:40]}… is not in 1..{MAX_ID}")
-            number = int(text)
-            if 0 < number <= MAX_ID:
-                return number
-            raise BadLine(ID_OUT_OF_RANGE, f"{name} {text} is not in 1..{MAX_ID}")
+        if is_id_text(text):
+            parsed = parse_id_text(text)
+            if parsed is not None:
+                return parsed
+            shown = text if len(text) <= 40 else text[:40] + "…"
+            raise BadLine(ID_OUT_OF_RANGE, f"{name} {shown} is not in 1..{MAX_ID}")
         raise BadLine(INVALID_ID, f"{name} {text!r} is not a positive integer")
     if kind is int:
-        number = value  # type: ignore[assignment]
+        number: int = value  # type: ignore[assignment]
         if 0 < number <= MAX_ID:
             return number
         raise BadLine(ID_OUT_OF_RANGE, f"{name} {number} is not in 1..{MAX_ID}")

@@ -24,6 +24,7 @@ import tweepy
 
 from retweetctl.config import DEFAULT_API_BASE_URL, Settings
 from retweetctl.errors import ConfigError
+from retweetctl.ids import parse_id_text
 
 # The hosts tweepy writes into its URLs (it uses the first; X's own docs the second).
 API_ORIGINS = ("https://api.twitter.com", "https://api.x.com")
@@ -359,9 +360,7 @@ def _list(body: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
 
 def _positive(value: object) -> int | None:
     text = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
-    if text.isdigit() and 0 < int(text) < 2**63:
-        return int(text)
-    return None
+    return parse_id_text(text)
 
 
 def _str_or_none(value: object) -> str | None:
