@@ -18,6 +18,9 @@ from retweetctl.config import Secret
 from retweetctl.database import first_line
 from retweetctl.errors import ExitCode, RetweetctlError
 
+# SQLSTATE class 40: deadlock, serialization failure. Retrying later helps; the server is fine.
+TRANSACTION_ROLLBACK_CLASS = "40"
+
 app = typer.Typer(
     name="retweetctl",
     help="Keep a PostgreSQL table of who retweets whom, and show the author-by-retweeter matrix.",
@@ -106,6 +109,11 @@ def run(argv: list[str] | None = None) -> int:
         _error(exc.message)
         return exc.exit_code
     except psycopg.OperationalError as exc:
+        if (exc.sqlstate or "").startswith(TRANSACTION_ROLLBACK_CLASS):
+            _error(
+                f"database conflict, the transaction in flight was rolled back; retry: {first_line(exc)}"
+            )
+            return ExitCode.TEMPORARY
         _error(f"database unavailable: {first_line(exc)}")
         return ExitCode.UNAVAILABLE
     except BrokenPipeError:

@@ -94,3 +94,23 @@ def test_db_url_leaves_the_password_out(cli, db_url: str) -> None:  # type: igno
     result = cli(["db", "url"], RETWEETCTL_DATABASE_URL=with_password)
     assert result.exit_code == 0
     assert result.stdout.strip() == db_url
+
+
+def test_a_deadlock_is_a_temporary_failure_not_an_outage(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import psycopg
+
+    from retweetctl.commands import db
+
+    def deadlock(settings: object) -> None:
+        error = psycopg.errors.DeadlockDetected("deadlock detected")
+        assert error.sqlstate == "40P01"
+        raise error
+
+    monkeypatch.setenv("RETWEETCTL_HOME", str(tmp_path))
+    monkeypatch.delenv("RETWEETCTL_DATABASE_URL", raising=False)
+    monkeypatch.setattr(db, "embedded_server", deadlock)
+    assert run(["db", "status"]) == ExitCode.TEMPORARY
+    err = capsys.readouterr().err
+    assert err.startswith("retweetctl: error: database conflict") and err.count("\n") == 1
