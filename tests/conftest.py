@@ -77,14 +77,21 @@ def conn(db_url: str) -> Iterator[Connection]:
         yield connection
 
 
+# Settings a test must not inherit from whoever runs it: ours, X credentials, libpq's.
+INHERITED_SETTING_PREFIXES = ("RETWEETCTL_", "X_", "TWITTER_", "PG")
+
+
+def user_env(**settings: str) -> dict[str, str]:
+    """This process's environment without retweetctl, X or libpq settings, plus `settings`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(INHERITED_SETTING_PREFIXES)}
+    env.update(settings)
+    return env
+
+
 @pytest.fixture
 def cli_env(db_url: str, tmp_path: Path) -> dict[str, str]:
     """The environment of a user pointed at the test database, with no X credentials."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("RETWEETCTL_", "X_", "TWITTER_", "PG"))
-    }
+    env = user_env()
     env.update(
         RETWEETCTL_DATABASE_URL=db_url,
         RETWEETCTL_HOME=str(tmp_path / "home"),

@@ -19,7 +19,7 @@ from retweetctl import embedded
 from retweetctl.embedded import SERVER_ACCOUNT, EmbeddedServer
 from retweetctl.errors import ExitCode, UnavailableError
 from retweetctl.migrations import migrate
-from tests.conftest import run_cli
+from tests.conftest import run_cli, user_env
 
 
 @pytest.fixture
@@ -169,8 +169,7 @@ def test_no_server_binaries_is_exit_69_with_install_hint(
 
 
 def test_cli_with_bogus_bindir_exits_69(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RETWEETCTL_")}
-    env.update(
+    env = user_env(
         RETWEETCTL_HOME=str(tmp_path / "home"), RETWEETCTL_PG_BINDIR=str(tmp_path / "nothing")
     )
     result = run_cli(["db", "start"], env)
@@ -180,8 +179,7 @@ def test_cli_with_bogus_bindir_exits_69(tmp_path: Path) -> None:
 
 
 def test_db_commands_as_a_user_runs_them(home: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RETWEETCTL_", "PG"))}
-    env["RETWEETCTL_HOME"] = str(home)
+    env = user_env(RETWEETCTL_HOME=str(home))
     try:
         started = run_cli(["db", "start"], env)
         assert started.exit_code == 0, started.stderr

@@ -16,6 +16,7 @@ from retweetctl.database import Connection
 from retweetctl.errors import ExitCode
 from retweetctl.matrix import Matrix, MatrixQuery, Person, edges, load_matrix
 from retweetctl.report import HEAT_STYLES, ZERO_STYLE, heat_style, table_text
+from tests.conftest import INHERITED_SETTING_PREFIXES
 from tests.matrix_data import CELLS, fill
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "matrix"
@@ -31,7 +32,7 @@ def matrix_cli(
 ) -> Run:
     """run(*args) -> (exit code, stdout, stderr), in-process against the test database."""
     for key in list(os.environ):
-        if key.startswith(("RETWEETCTL_", "PG")):
+        if key.startswith(INHERITED_SETTING_PREFIXES):
             monkeypatch.delenv(key)
     monkeypatch.setenv("RETWEETCTL_DATABASE_URL", db_url)
     monkeypatch.setenv("RETWEETCTL_HOME", str(tmp_path / "home"))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+
+from tests.conftest import user_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,7 +53,7 @@ def test_wheel_ships_sql_and_works_without_the_source_tree(tmp_path: Path, db_ur
         check=True,
         capture_output=True,
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RETWEETCTL_")}
+    env = user_env()
     env.update(
         PYTHONPATH=str(target),
         RETWEETCTL_DATABASE_URL=db_url,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ import pytest
 from psycopg import sql
 
 from retweetctl.embedded import EmbeddedServer
+from tests.conftest import user_env
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +35,7 @@ def own_server() -> Iterator[EmbeddedServer]:
 @pytest.fixture
 def own_env(own_server: EmbeddedServer, tmp_path: Path) -> dict[str, str]:
     """A user of the embedded server in own_server's home (no RETWEETCTL_DATABASE_URL)."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("RETWEETCTL_", "X_", "TWITTER_", "PG"))
-    }
-    env.update(RETWEETCTL_HOME=str(own_server.home), COLUMNS="200")
-    return env
+    return user_env(RETWEETCTL_HOME=str(own_server.home), COLUMNS="200")
 
 
 @pytest.fixture

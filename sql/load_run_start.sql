@@ -1,1 +1,0 @@
-INSERT INTO fetch_runs (command) VALUES ('load') RETURNING id
