@@ -135,7 +135,7 @@ def run_fetch(
     ids = dict.fromkeys(tweet_ids)
     if include_watched:
         ids.update(dict.fromkeys(int(r[0]) for r in conn.execute(load("fetch_watched_ids"))))  # type: ignore[call-overload]
-    row = conn.execute(load("fetch_run_start")).fetchone()
+    row = conn.execute(load("run_start"), {"command": "fetch"}).fetchone()
     assert row is not None
     result = FetchResult(run_id=int(row[0]))  # type: ignore[call-overload]
     run = _Run(conn, api, result, limit, force, progress)
@@ -145,14 +145,26 @@ def run_fetch(
         # Interrupted (Ctrl-C, database gone): record it if the connection still works.
         with contextlib.suppress(psycopg.Error):
             conn.execute(
-                load("fetch_run_finish"),
-                {"run_id": result.run_id, "status": "interrupted", "error": type(exc).__name__},
+                load("run_finish"),
+                {
+                    "run_id": result.run_id,
+                    "seen": None,
+                    "added": None,
+                    "status": "interrupted",
+                    "error": type(exc).__name__,
+                },
             )
         raise
     status = "ok" if result.exit_code == ExitCode.OK else "failed"
     conn.execute(
-        load("fetch_run_finish"),
-        {"run_id": result.run_id, "status": status, "error": result.error},
+        load("run_finish"),
+        {
+            "run_id": result.run_id,
+            "seen": None,
+            "added": None,
+            "status": status,
+            "error": result.error,
+        },
     )
     return result
 

@@ -241,7 +241,7 @@ def load_files(
 
 def _start_run(conn: Connection) -> int:
     with conn.transaction():
-        row = conn.execute(sql("load_run_start")).fetchone()
+        row = conn.execute(sql("run_start"), {"command": "load"}).fetchone()
     assert row is not None and isinstance(row[0], int)
     return row[0]
 
@@ -254,9 +254,9 @@ def _finish_run(
     total = report.total()
     with suppress(psycopg.Error), conn.transaction():  # never hide the error that stopped the run
         conn.execute(
-            sql("load_run_finish"),
+            sql("run_finish"),
             {
-                "id": run_id,
+                "run_id": run_id,
                 "seen": total.seen,
                 "added": total.added,
                 "status": "ok" if error is None else "failed",
