@@ -11,20 +11,45 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple
 
 import psycopg
 
 from retweetctl.database import Connection
 from retweetctl.queries import load
 
-# (tweet_id, retweeter_id, author_id), each a positive 64-bit integer.
-Row = tuple[int, int, int]
+
+class Retweet(NamedTuple):
+    """One retweet with what its source says about it (see sql/migrations/0003).
+
+    Ids are positive 64-bit integers. retweet_id and retweeted_at are None when
+    the source does not give them (the retweeted_by endpoint, a CSV without those
+    columns); author_from_mention is True when the author was read from the
+    retweet's `RT @name:` mention because the original was missing.
+    """
+
+    tweet_id: int
+    retweeter_id: int
+    author_id: int
+    retweet_id: int | None = None
+    retweeted_at: datetime | None = None
+    author_from_mention: bool = False
+
+
+# A row to merge: a Retweet, or a plain (tweet_id, retweeter_id, author_id) triple,
+# the details then unknown.
+Row = Retweet | tuple[int, int, int]
 # (id, username, name)
 User = tuple[int, str | None, str | None]
 
-STAGING_COLUMNS = "batch_id, tweet_id, retweeter_id, author_id"
+STAGING_COLUMNS = (
+    "batch_id, tweet_id, retweeter_id, author_id, retweet_id, retweeted_at, author_from_mention"
+)
 # Binary COPY needs the column types spelled out, in STAGING_COLUMNS order.
-STAGING_TYPES = ["int8", "int8", "int8", "int8"]
+STAGING_TYPES = ["int8", "int8", "int8", "int8", "int8", "timestamptz", "bool"]
+# The details of a plain triple: unknown id and time, author from the original.
+_NO_DETAILS = (None, None, False)
 # A copy() of at least PRUNE_MIN_ROWS rows and at least PRUNE_MIN_FRACTION of the
 # stored rows first drops the staged rows already stored, by one hash join: one pass
 # over retweets beats the merge's primary-key probe per staged row when the batch is
@@ -74,14 +99,21 @@ class StagingBatch:
         ):
             copy.set_types(STAGING_TYPES)
             write_row = copy.write_row
+            no_details = _NO_DETAILS
             try:
-                for tweet_id, retweeter_id, author_id in rows:
-                    write_row((batch, tweet_id, retweeter_id, author_id))
+                for row in rows:
+                    width = len(row)
+                    if width == 3:
+                        write_row((batch, *row, *no_details))
+                    elif width == 6:
+                        write_row((batch, *row))
+                    else:
+                        raise ValueError(f"{width} fields, not 3 or 6")
                     count += 1
             except (OverflowError, TypeError, ValueError) as exc:
                 # Text COPY let the server refuse such values; keep the same error class.
                 raise psycopg.DataError(
-                    f"row {count + 1} of the batch is not three bigint ids: {exc}"
+                    f"row {count + 1} of the batch is not a valid retweet row: {exc}"
                 ) from exc
         self.seen += count
         if count >= PRUNE_MIN_ROWS and count >= PRUNE_MIN_FRACTION * self._stored_rows():

@@ -373,8 +373,8 @@ class _FileLoader:
                 if rows:
                     if len(authors) >= AUTHOR_CACHE_MAX:
                         authors.clear()
-                    for tweet_id, _, author in rows:
-                        authors[tweet_id] = author
+                    for row in rows:
+                        authors[row[0]] = row[2]
                     count += len(rows)
                     yield from rows
                 if count >= ROW_CHUNK or len(users) >= USER_CHUNK:

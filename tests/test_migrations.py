@@ -29,6 +29,9 @@ def test_migrate_from_empty_then_again(empty_db_url: str) -> None:
             "retweeter_id",
             "author_id",
             "first_seen_at",
+            "retweet_id",
+            "retweeted_at",
+            "author_from_mention",
         ]
         pk = conn.execute(
             "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'retweets'::regclass AND indisprimary"
