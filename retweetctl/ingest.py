@@ -80,6 +80,7 @@ class StagingBatch:
         assert row is not None
         self.batch_id = int(row[0])  # type: ignore[call-overload]
         self.seen = 0
+        self.timed = 0  # staged rows that carry a retweeted_at
 
     def copy(self, rows: Iterable[Row]) -> int:
         """Stream rows into staging; return how many were written.
@@ -89,7 +90,7 @@ class StagingBatch:
         is not three ints in the bigint range raises psycopg.DataError, as
         the server did for text COPY, and nothing of the batch is merged.
         """
-        count = 0
+        count = timed = 0
         batch = self.batch_id
         with (
             self.conn.cursor() as cur,
@@ -107,6 +108,8 @@ class StagingBatch:
                         write_row((batch, *row, *no_details))
                     elif width == 6:
                         write_row((batch, *row))
+                        if row[4] is not None:
+                            timed += 1
                     else:
                         raise ValueError(f"{width} fields, not 3 or 6")
                     count += 1
@@ -116,6 +119,7 @@ class StagingBatch:
                     f"row {count + 1} of the batch is not a valid retweet row: {exc}"
                 ) from exc
         self.seen += count
+        self.timed += timed
         if count >= PRUNE_MIN_ROWS and count >= PRUNE_MIN_FRACTION * self._stored_rows():
             self._prune()
         return count
@@ -148,11 +152,14 @@ class StagingBatch:
             )
 
     def merge(self) -> MergeResult:
-        """Insert the staged rows that are new; remove the batch from staging."""
+        """Insert the staged rows that are new, fill the times of stored rows that had none;
+        remove the batch from staging. A batch without times skips the backfill entirely."""
         params = {"batch_id": self.batch_id}
         with self.conn.cursor() as cur:
             cur.execute(load("merge_staged"), params)
             added = max(cur.rowcount, 0)
+            if self.timed:
+                cur.execute(load("merge_backfill_times"), params)
             cur.execute("DELETE FROM retweet_staging WHERE batch_id = %(batch_id)s", params)
         return MergeResult(seen=self.seen, added=added)
 
