@@ -9,6 +9,7 @@ moment keeps every tweet committed before and nothing of the one in flight.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -18,11 +19,17 @@ import psycopg
 from retweetctl.database import Connection
 from retweetctl.errors import ExitCode, UsageError
 from retweetctl.ids import MAX_ID, parse_id_text
-from retweetctl.ingest import MergeResult, StagingBatch, User, upsert_users
+from retweetctl.ingest import MergeResult, Retweet, Row, StagingBatch, User, upsert_users
 from retweetctl.queries import load
-from retweetctl.xapi import ApiFailure, Missing, TweetGone, TweetInfo, XApi, batches
+from retweetctl.xapi import ApiFailure, Missing, Page, TweetGone, TweetInfo, XApi, batches
 
 MAX_TWEET_ID = MAX_ID
+# A tweet's URL as the apps share it: x.com, twitter.com (www., mobile.), any query or fragment.
+TWEET_URL = re.compile(
+    r"^(?:https?://)?(?:www\.|mobile\.)?(?:x|twitter)\.com/[A-Za-z0-9_]+/status(?:es)?/"
+    r"([0-9]+)/?(?:[?#].*)?$",
+    re.IGNORECASE,
+)
 DEFAULT_LIMIT = 100  # what the old v1.1 retweeters endpoint gave
 
 # Per-tweet statuses (the --json contract) and their exit codes.
@@ -85,6 +92,7 @@ class FetchResult:
     skipped_unchanged: int = 0
     exit_code: ExitCode = ExitCode.OK
     error: str | None = None  # the message of the most severe failure
+    fallback: str | None = None  # why the run fell back to retweeted_by, if it did
 
     @property
     def seen(self) -> int:
@@ -96,11 +104,14 @@ class FetchResult:
 
 
 def parse_tweet_id(text: str, name: str = "TWEET_ID") -> int:
-    """A tweet ID as a positive 64-bit integer; UsageError naming the argument otherwise."""
-    value = parse_id_text(text.strip())
+    """A tweet ID (or tweet URL) as a positive 64-bit integer; UsageError naming the argument otherwise."""
+    stripped = text.strip()
+    url = TWEET_URL.match(stripped)
+    value = parse_id_text(url.group(1) if url else stripped)
     if value is None:
         raise UsageError(
-            f"invalid {name} {text!r}: a tweet ID is a positive 64-bit integer (1 to {MAX_TWEET_ID})"
+            f"invalid {name} {text!r}: give a tweet URL (https://x.com/USER/status/ID) or an ID, "
+            f"a positive 64-bit integer (1 to {MAX_TWEET_ID})"
         )
     return value
 
@@ -138,7 +149,8 @@ def run_fetch(
     row = conn.execute(load("run_start"), {"command": "fetch"}).fetchone()
     assert row is not None
     result = FetchResult(run_id=int(row[0]))  # type: ignore[call-overload]
-    run = _Run(conn, api, result, limit, force, progress)
+    # Tweets named on the command line are always fetched; only --watched ones may be skipped.
+    run = _Run(conn, api, result, limit, force, progress, frozenset(tweet_ids))
     try:
         run.all(list(ids))
     except BaseException as exc:
@@ -155,6 +167,7 @@ def run_fetch(
                 },
             )
         raise
+    result.fallback = api.fallback
     status = "ok" if result.exit_code == ExitCode.OK else "failed"
     conn.execute(
         load("run_finish"),
@@ -177,10 +190,11 @@ class _Run:
     limit: int
     force: bool
     progress: Progress
+    named: frozenset[int] = frozenset()
     stopped: ApiFailure | None = None
 
     def all(self, ids: list[int]) -> None:
-        complete_counts = self._complete_counts(ids)
+        complete_counts = self._complete_counts([i for i in ids if i not in self.named])
         for batch in batches(ids):
             if self.stopped is not None:
                 self._not_fetched(batch)
@@ -257,7 +271,7 @@ class _Run:
         self.progress.start(info.id, expected)
         try:
             for page in self.api.retweeters(info.id, self.limit):
-                batch.copy((info.id, user[0], info.author_id) for user in page.users)
+                batch.copy(_rows(info, page))
                 users.extend(page.users)
                 self.progress.advance(len(page.users))
         except ApiFailure as exc:
@@ -327,6 +341,16 @@ class _Run:
                 "status": status,
             },
         )
+
+
+def _rows(info: TweetInfo, page: Page) -> Iterable[Row]:
+    """The page as rows: with the retweet's id and time when the endpoint gave them."""
+    if page.retweets is None:
+        return ((info.id, user[0], info.author_id) for user in page.users)
+    return (
+        Retweet(info.id, user[0], info.author_id, retweet_id, at)
+        for user, (retweet_id, at) in zip(page.users, page.retweets, strict=True)
+    )
 
 
 def _unreported(tweet_id: int) -> Missing:

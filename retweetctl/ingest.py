@@ -108,7 +108,7 @@ class StagingBatch:
                         write_row((batch, *row, *no_details))
                     elif width == 6:
                         write_row((batch, *row))
-                        if row[4] is not None:
+                        if row[4] is not None:  # type: ignore[misc]  # width 6: a Retweet
                             timed += 1
                     else:
                         raise ValueError(f"{width} fields, not 3 or 6")
