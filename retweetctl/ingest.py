@@ -81,6 +81,7 @@ class StagingBatch:
         self.batch_id = int(row[0])  # type: ignore[call-overload]
         self.seen = 0
         self.timed = 0  # staged rows that carry a retweeted_at
+        self.big = False  # pruned: joins with retweets are planned as hash joins
 
     def copy(self, rows: Iterable[Row]) -> int:
         """Stream rows into staging; return how many were written.
@@ -121,15 +122,20 @@ class StagingBatch:
         self.seen += count
         self.timed += timed
         if count >= PRUNE_MIN_ROWS and count >= PRUNE_MIN_FRACTION * self._stored_rows():
-            self._prune()
+            self.big = True
+            self._hash_joined("prune_staged")
         return count
 
     def _stored_rows(self) -> float:
         row = self.conn.execute(load("retweets_estimate")).fetchone()
         return float(row[0]) if row is not None else 0.0  # type: ignore[arg-type]
 
-    def _prune(self) -> None:
-        """Remove the batch's staged rows that retweets already holds (merge() skips them anyway)."""
+    def _hash_joined(self, statement: str) -> None:
+        """Run sql/<statement>.sql for the batch with hash joins against retweets.
+
+        prune_staged: remove the batch's staged rows that retweets already holds
+        (merge() skips them anyway); merge_backfill_times: fill times, for a big batch.
+        """
         # The planner has no statistics for one batch (it guesses a few thousand rows)
         # and would probe row by row: nested loop and merge joins go off for this
         # statement only, and the caller's settings come back after it.
@@ -144,7 +150,7 @@ class StagingBatch:
                 "SELECT set_config('enable_nestloop', 'off', true),"
                 " set_config('enable_mergejoin', 'off', true)"
             )
-            cur.execute(load("prune_staged"), {"batch_id": self.batch_id})
+            cur.execute(load(statement), {"batch_id": self.batch_id})
             cur.execute(
                 "SELECT set_config('enable_nestloop', %s, true),"
                 " set_config('enable_mergejoin', %s, true)",
@@ -158,7 +164,10 @@ class StagingBatch:
         with self.conn.cursor() as cur:
             cur.execute(load("merge_staged"), params)
             added = max(cur.rowcount, 0)
-            if self.timed:
+            if self.timed and self.big:
+                # 300k staged rows: 8.7 s probing row by row, 3.0 s as one hash join.
+                self._hash_joined("merge_backfill_times")
+            elif self.timed:
                 cur.execute(load("merge_backfill_times"), params)
             cur.execute("DELETE FROM retweet_staging WHERE batch_id = %(batch_id)s", params)
         return MergeResult(seen=self.seen, added=added)
