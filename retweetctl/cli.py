@@ -25,6 +25,8 @@ app = typer.Typer(
     name="retweetctl",
     help="Keep a PostgreSQL table of who retweets whom, and show the author-by-retweeter matrix.",
     no_args_is_help=True,
+    # -h as well as --help, on every command (click passes it down to subcommands).
+    context_settings={"help_option_names": ["-h", "--help"]},
     # Typer's pretty tracebacks print local variables, which can hold secrets.
     pretty_exceptions_enable=False,
 )
