@@ -373,9 +373,7 @@ def test_garbage_body_fails_that_tweet_and_the_others_go_on(
 ) -> None:
     fake_x.state.add(SandboxTweet(T1, ALICE, [USERS[0]]))
     fake_x.state.add(SandboxTweet(T2, BOB, [USERS[1]]))
-    fake_x.state.fault(
-        Fault(rf"/{T1}/retweets$", 200, body, times=100, content_type="text/html")
-    )
+    fake_x.state.fault(Fault(rf"/{T1}/retweets$", 200, body, times=100, content_type="text/html"))
     result = fetch_cli(["fetch", "--watched", str(T1), str(T2)])
     assert result.exit_code == 75
     assert "malformed" in result.stderr
