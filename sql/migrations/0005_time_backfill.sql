@@ -18,3 +18,11 @@ BEGIN
     RETURN NULL;
 END
 $$;
+
+-- CREATE OR REPLACE resets the function's settings: pin its search_path to the schema
+-- the tables live in, as 0004 does for every aggregate trigger function.
+DO $$
+BEGIN
+    EXECUTE format('ALTER FUNCTION retweet_deltas_on_update() SET search_path = %I', current_schema());
+END
+$$;
