@@ -34,10 +34,12 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from retweetctl import ingest
 from retweetctl.embedded import EmbeddedServer
-from retweetctl.ingest import Retweet, Row, StagingBatch, merge_rows
+from retweetctl.ingest import Retweet, StagingBatch, merge_rows
 from retweetctl.migrations import migrate
 from retweetctl.queries import load
 
+# The benchmark's rows: plain (tweet_id, retweeter_id, author_id) triples.
+Row = tuple[int, int, int]
 SEED = 20261127
 DEFAULT_REPEATS = 3
 TARGET_ROWS = 1_000_000
