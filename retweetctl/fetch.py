@@ -354,6 +354,4 @@ def _rows(info: TweetInfo, page: Page) -> Iterable[Row]:
 
 
 def _unreported(tweet_id: int) -> Missing:
-    return Missing(
-        tweet_id, NOT_FOUND, "not found (the lookup returned neither the tweet nor an error)"
-    )
+    return Missing(tweet_id, NOT_FOUND, "the lookup returned neither the tweet nor an error")
