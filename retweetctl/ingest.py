@@ -80,8 +80,8 @@ class StagingBatch:
         assert row is not None
         self.batch_id = int(row[0])  # type: ignore[call-overload]
         self.seen = 0
-        self.timed = 0  # staged rows that carry a retweeted_at
-        self.big = False  # pruned: joins with retweets are planned as hash joins
+        self.timed = 0  # staged rows that carry a retweeted_at (pruned ones not counted)
+        self.big = False  # pruned: the batch is big next to the table
 
     def copy(self, rows: Iterable[Row]) -> int:
         """Stream rows into staging; return how many were written.
@@ -123,14 +123,15 @@ class StagingBatch:
         self.timed += timed
         if count >= PRUNE_MIN_ROWS and count >= PRUNE_MIN_FRACTION * self._stored_rows():
             self.big = True
-            self._hash_joined("prune_staged")
+            pruned = self._hash_joined("prune_staged")
+            self.timed -= int(pruned[0]) if pruned else 0  # type: ignore[call-overload]
         return count
 
     def _stored_rows(self) -> float:
         row = self.conn.execute(load("retweets_estimate")).fetchone()
         return float(row[0]) if row is not None else 0.0  # type: ignore[arg-type]
 
-    def _hash_joined(self, statement: str) -> None:
+    def _hash_joined(self, statement: str) -> tuple[object, ...] | None:
         """Run sql/<statement>.sql for the batch with hash joins against retweets.
 
         prune_staged: remove the batch's staged rows that retweets already holds
@@ -151,11 +152,13 @@ class StagingBatch:
                 " set_config('enable_mergejoin', 'off', true)"
             )
             cur.execute(load(statement), {"batch_id": self.batch_id})
+            result = cur.fetchone() if cur.description else None
             cur.execute(
                 "SELECT set_config('enable_nestloop', %s, true),"
                 " set_config('enable_mergejoin', %s, true)",
                 saved,
             )
+        return result
 
     def merge(self) -> MergeResult:
         """Insert the staged rows that are new, fill the times of stored rows that had none;
@@ -164,8 +167,9 @@ class StagingBatch:
         with self.conn.cursor() as cur:
             cur.execute(load("merge_staged"), params)
             added = max(cur.rowcount, 0)
-            if self.timed and self.big:
-                # 300k staged rows: 8.7 s probing row by row, 3.0 s as one hash join.
+            if self.big and self.timed >= PRUNE_MIN_ROWS:
+                # Many timed rows left after the prune: one hash join. 300k staged rows
+                # (EXPLAIN ANALYZE, load average 12): 8.7 s probing row by row, 3.0 s so.
                 self._hash_joined("merge_backfill_times")
             elif self.timed:
                 cur.execute(load("merge_backfill_times"), params, prepare=False)

@@ -214,3 +214,23 @@ def test_an_update_that_moves_a_retweet_still_counts_in_the_aggregate(conn: Conn
         "SELECT retweeter_id, author_id, n FROM retweet_cell_deltas ORDER BY author_id"
     ).fetchall()
     assert deltas == [(1, 100, -1), (1, 200, 1)]
+
+
+def test_a_big_batch_whose_stored_rows_have_their_times_skips_the_backfill(
+    conn: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest, "PRUNE_MIN_ROWS", 1)
+    monkeypatch.setattr(ingest, "PRUNE_MIN_FRACTION", 0.0)
+    rows = [Retweet(10, 1, 100, 901, T1), Retweet(10, 2, 100, 902, T2)]
+    merge_rows(conn, [(10, 1, 100), *rows[1:]])  # (10, 1) stored without a time
+    with conn.transaction():
+        batch = StagingBatch(conn)
+        batch.copy(rows)
+        assert batch.timed == 1  # the prune dropped (10, 2): stored with its time
+        assert batch.merge() == MergeResult(seen=2, added=0)
+    assert [r[3] for r in times(conn)] == [T1, T2]
+    with conn.transaction():
+        again = StagingBatch(conn)
+        again.copy(rows)
+        assert (again.timed, staged(conn)) == (0, 0)  # nothing left to fill: no UPDATE
+        again.merge()
