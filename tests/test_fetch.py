@@ -195,6 +195,7 @@ def test_json_output_uses_string_ids(fetch_cli: Fetch, fake_x: SandboxServer) ->
         "seen": 1,
         "added": 1,
         "skipped_unchanged": 0,
+        "fallback": None,
         "tweets": [
             {
                 "id": str(big),
