@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: install test lint demo bench bench-large stress clean
+.PHONY: install test test-citus citus lint demo bench bench-large bench-citus stress clean
 
 install: $(STAMP)
 
@@ -17,7 +17,15 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: install
-	$(BIN)/python -m pytest -q -m "not stress"
+	$(BIN)/python -m pytest -q -m "not stress and not citus"
+
+# Citus built from third_party/citus into the venv (once per tarball and PostgreSQL version).
+citus: install
+	$(BIN)/python tests/citus/build.py
+
+# The CLI against a real Citus cluster (a coordinator and two workers started by the tests).
+test-citus: citus
+	$(BIN)/python -m pytest -q -m citus tests/citus
 
 lint: install
 	$(BIN)/ruff check retweetctl tests bench
