@@ -147,7 +147,12 @@ def distribute(conn: Connection) -> list[str]:
             done.append(
                 f"dropped {dropped} trigger(s) on retweets: the merge appends the aggregate's deltas"
             )
-        conn.execute("ALTER TABLE retweet_cell_deltas ADD COLUMN IF NOT EXISTS tweet_id bigint")
+        if _citus_table_type(conn, "retweet_cell_deltas") != "distributed":
+            # Deltas the triggers appended carry no tweet_id to shard by: fold them in first.
+            from retweetctl.aggregate import catch_up  # here: aggregate imports the migrations
+
+            catch_up(conn)
+            conn.execute("ALTER TABLE retweet_cell_deltas ADD COLUMN IF NOT EXISTS tweet_id bigint")
         for table in COLOCATED_TABLES:
             if _citus_table_type(conn, table) == "distributed":
                 continue

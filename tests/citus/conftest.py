@@ -52,6 +52,15 @@ class CitusCluster:
         for node in self.nodes:
             with psycopg.connect(node.url("postgres"), autocommit=True) as admin:
                 admin.execute(f'CREATE DATABASE "{name}"')
+        return self.add_citus(name)
+
+    def add_citus(self, name: str) -> str:
+        """Make an existing database (on the coordinator at least) a Citus one with both workers."""
+        for node in self.nodes:
+            with psycopg.connect(node.url("postgres"), autocommit=True) as admin:
+                exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+                if exists.fetchone() is None:
+                    admin.execute(f'CREATE DATABASE "{name}"')
             with psycopg.connect(node.url(name), autocommit=True) as conn:
                 conn.execute("CREATE EXTENSION citus")
         with psycopg.connect(self.coordinator.url(name), autocommit=True) as conn:
@@ -128,3 +137,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.citus)
+
+
+@pytest.fixture
+def db_url(citus_db: str) -> str:
+    """The root conftest's fixtures (cli_env, cli, conn, fetch_cli) target the coordinator here."""
+    return citus_db
