@@ -31,7 +31,7 @@ lint: install
 	$(BIN)/ruff check retweetctl tests bench
 	$(BIN)/ruff format --check retweetctl tests bench
 	$(BIN)/mypy
-	$(BIN)/mypy --strict bench/bench_merge.py bench/profile_merge.py bench/djangobench
+	$(BIN)/mypy --strict bench/bench_merge.py bench/profile_merge.py bench/djangobench bench/bench_citus.py
 
 # The main job end to end against a local SANDBOX X API, on an embedded database in .demo/.
 demo: install
@@ -51,6 +51,10 @@ bench: $(BENCH_STAMP)
 bench-large: $(BENCH_STAMP)
 	$(BIN)/python bench/bench_merge.py --large
 	@if [ -f bench/bench_matrix.py ]; then $(BIN)/python bench/bench_matrix.py --large; fi
+
+# One PostgreSQL against Citus (coordinator + 2 workers), same data, same run; about 5 minutes.
+bench-citus: citus $(BENCH_STAMP)
+	$(BIN)/python bench/bench_citus.py
 
 stress: install
 	$(BIN)/python -m pytest -q -m stress

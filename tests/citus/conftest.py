@@ -13,80 +13,16 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
 import pytest
 
-from retweetctl.embedded import PORT, EmbeddedServer
+from retweetctl.embedded import EmbeddedServer
 from tests.citus.build import ensure_citus
+from tests.citus.cluster import CitusCluster, start_cluster
 from tests.conftest import user_env
 
-# Settings of every node. Two-phase commit (a write that touches two workers) needs
-# prepared transactions; durability buys nothing in throwaway test clusters.
-NODE_SETTINGS = {
-    "shared_preload_libraries": "citus",
-    "max_prepared_transactions": "100",
-    "fsync": "off",
-    "synchronous_commit": "off",
-    "full_page_writes": "off",
-}
-# Fewer shards than Citus's default of 32: each test creates its tables anew and
-# 8 shards over 2 workers still puts several shards of every table on each worker.
-TEST_SHARD_COUNT = 8
 _database_numbers = itertools.count()
-
-
-@dataclass
-class CitusCluster:
-    coordinator: EmbeddedServer
-    workers: list[EmbeddedServer]
-
-    @property
-    def nodes(self) -> list[EmbeddedServer]:
-        return [self.coordinator, *self.workers]
-
-    def create_database(self, name: str) -> str:
-        """A database with Citus on every node and the workers registered; its coordinator URL."""
-        for node in self.nodes:
-            with psycopg.connect(node.url("postgres"), autocommit=True) as admin:
-                admin.execute(f'CREATE DATABASE "{name}"')
-        return self.add_citus(name)
-
-    def add_citus(self, name: str) -> str:
-        """Make an existing database (on the coordinator at least) a Citus one with both workers."""
-        for node in self.nodes:
-            with psycopg.connect(node.url("postgres"), autocommit=True) as admin:
-                exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-                if exists.fetchone() is None:
-                    admin.execute(f'CREATE DATABASE "{name}"')
-            with psycopg.connect(node.url(name), autocommit=True) as conn:
-                conn.execute("CREATE EXTENSION citus")
-        with psycopg.connect(self.coordinator.url(name), autocommit=True) as conn:
-            conn.execute(
-                "SELECT citus_set_coordinator_host(%s, %s)",
-                (str(self.coordinator.socket_dir()), PORT),
-            )
-            for worker in self.workers:
-                conn.execute("SELECT citus_add_node(%s, %s)", (str(worker.socket_dir()), PORT))
-        return self.coordinator.url(name)
-
-    def drop_database(self, name: str) -> None:
-        for node in self.nodes:
-            if node.status().running:
-                with psycopg.connect(node.url("postgres"), autocommit=True) as admin:
-                    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _configure(node: EmbeddedServer) -> None:
-    node.ensure_running()
-    with psycopg.connect(node.url("postgres"), autocommit=True) as conn:
-        for setting, value in NODE_SETTINGS.items():
-            conn.execute(f"ALTER SYSTEM SET {setting} = '{value}'")
-        conn.execute(f"ALTER SYSTEM SET citus.shard_count = {TEST_SHARD_COUNT}")
-    node.stop()  # shared_preload_libraries and max_prepared_transactions need a restart
-    node.ensure_running()
 
 
 @pytest.fixture(scope="session")
@@ -98,8 +34,7 @@ def citus_cluster() -> Iterator[CitusCluster]:
         workers=[EmbeddedServer(home / f"worker{i}") for i in (1, 2)],
     )
     try:
-        for node in cluster.nodes:
-            _configure(node)
+        cluster = start_cluster(home)
         yield cluster
     finally:
         for node in cluster.nodes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
-from tests.citus.conftest import TEST_SHARD_COUNT, CitusCluster
+from tests.citus.cluster import TEST_SHARD_COUNT, CitusCluster
 
 
 def test_cluster_has_two_active_workers_and_spreads_shards(

@@ -18,7 +18,7 @@ import psycopg
 
 from retweetctl.errors import ExitCode
 from retweetctl.sandbox import SandboxServer, SandboxTweet, SandboxUser
-from tests.citus.conftest import CitusCluster
+from tests.citus.cluster import CitusCluster
 from tests.conftest import CliResult
 from tests.fake_x_api import fake_x, fetch_cli  # noqa: F401 - fixtures
 from tests.reliability.harness import cli_command, run_all, spawn
