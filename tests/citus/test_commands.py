@@ -132,6 +132,11 @@ def test_db_distribute_moves_an_existing_single_node_database(
             "retweetctl: error: this database has no citus extension"
         )
         citus_cluster.add_citus(name)
+        status = run_cli(["db", "status"], env)
+        assert (
+            "Citus 14.0-1: 2 active worker(s); retweets: not distributed"
+            " (run `retweetctl db distribute`)"
+        ) in status.stdout.splitlines(), status
         moved = run_cli(["db", "distribute"], env)
         assert moved.exit_code == 0, moved.stderr
         lines = moved.stdout.splitlines()

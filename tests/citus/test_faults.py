@@ -78,6 +78,22 @@ def no_prepared_transactions(cluster: CitusCluster, name: str) -> bool:
     return left == 0
 
 
+def assert_rerun_converges(
+    cluster: CitusCluster, env: dict[str, str], db_url: str, data: Path, tmp_path: Path
+) -> None:
+    """After a failed load of data: no transaction in doubt on any node, none of the file on
+    any shard (it is one transaction), the rerun adds every row and `db check` passes."""
+    assert no_prepared_transactions(cluster, database_name(db_url))
+    assert count(db_url) == 0
+    rerun = spawn(cli_command(["load", str(data)]), env, tmp_path / "procs").wait()
+    assert rerun.exit_code == 0, rerun.stderr
+    assert f"{ROWS} of {ROWS} records added" in rerun.stdout, rerun.stdout
+    assert count(db_url) == ROWS
+    assert count(db_url, "SELECT count(*) FROM retweet_staging") == 0
+    check = spawn(cli_command(["db", "check"]), env, tmp_path / "procs").wait()
+    assert check.exit_code == 0, check.stdout + check.stderr
+
+
 def database_name(url: str) -> str:
     return url.split("/")[3].split("?")[0]
 
@@ -105,15 +121,7 @@ def test_kill_9_of_a_load_mid_merge_leaves_nothing_and_the_rerun_converges(
     proc = spawn(cli_command(["load", str(data)]), cli_env, tmp_path / "procs")
     wait_for_step(db_url, MERGE_STEP, proc)
     proc.kill()
-    assert count(db_url) == 0  # the file is one transaction: none of it, on any shard
-    assert no_prepared_transactions(citus_cluster, database_name(db_url))
-    rerun = spawn(cli_command(["load", str(data)]), cli_env, tmp_path / "procs").wait()
-    assert rerun.exit_code == 0, rerun.stderr
-    assert f"{ROWS} of {ROWS} records added" in rerun.stdout, rerun.stdout
-    assert count(db_url) == ROWS
-    assert count(db_url, "SELECT count(*) FROM retweet_staging") == 0
-    check = spawn(cli_command(["db", "check"]), cli_env, tmp_path / "procs").wait()
-    assert check.exit_code == 0, check.stdout + check.stderr
+    assert_rerun_converges(citus_cluster, cli_env, db_url, data, tmp_path)
 
 
 def test_a_worker_stopped_mid_merge_is_one_line_and_nothing_half_merged(
@@ -129,13 +137,7 @@ def test_a_worker_stopped_mid_merge_is_one_line_and_nothing_half_merged(
     assert failed.exit_code in (ExitCode.UNAVAILABLE, ExitCode.TEMPORARY), failed
     lines = failed.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("retweetctl: error: "), failed.stderr
-    assert no_prepared_transactions(citus_cluster, database_name(db_url))
-    assert count(db_url) == 0  # not on the worker that stayed up, not on the one that came back
-    rerun = spawn(cli_command(["load", str(data)]), cli_env, tmp_path / "procs").wait()
-    assert rerun.exit_code == 0, rerun.stderr
-    assert count(db_url) == ROWS
-    check = spawn(cli_command(["db", "check"]), cli_env, tmp_path / "procs").wait()
-    assert check.exit_code == 0, check.stdout + check.stderr
+    assert_rerun_converges(citus_cluster, cli_env, db_url, data, tmp_path)
 
 
 ALICE = SandboxUser(11, "alice", "Alice")
