@@ -73,19 +73,21 @@ def citus_version(conn: Connection) -> str | None:
     return str(row[0]) if row else None
 
 
-def _citus_table_type(conn: Connection, table: str) -> str | None:
-    """'distributed', 'reference', 'local' … from citus_tables, or None if Citus does not know it."""
+def _is_distributed(conn: Connection, table: str) -> bool:
+    """Whether Citus hash-distributes the table (pg_catalog: found whatever the search_path)."""
     row = conn.execute(
-        "SELECT citus_table_type FROM citus_tables WHERE table_name = to_regclass(%s)", (table,)
+        "SELECT partmethod = 'h' FROM pg_catalog.pg_dist_partition"
+        " WHERE logicalrelid = to_regclass(%s)",
+        (table,),
     ).fetchone()
-    return str(row[0]) if row else None
+    return bool(row and row[0])
 
 
 def has_workers(conn: Connection) -> bool:
     """Whether this is a Citus coordinator with at least one active worker."""
     if citus_version(conn) is None:
         return False
-    row = conn.execute("SELECT count(*) FROM citus_get_active_worker_nodes()").fetchone()
+    row = conn.execute("SELECT count(*) FROM pg_catalog.citus_get_active_worker_nodes()").fetchone()
     return bool(row and row[0])
 
 
@@ -94,14 +96,16 @@ def cluster_info(conn: Connection) -> ClusterInfo | None:
     version = citus_version(conn)
     if version is None:
         return None
-    workers = conn.execute("SELECT count(*) FROM citus_get_active_worker_nodes()").fetchone()
+    workers = conn.execute(
+        "SELECT count(*) FROM pg_catalog.citus_get_active_worker_nodes()"
+    ).fetchone()
     shards = conn.execute(
-        "SELECT shard_count FROM citus_tables WHERE table_name = to_regclass('retweets')"
+        "SELECT count(*) FROM pg_catalog.pg_dist_shard WHERE logicalrelid = to_regclass('retweets')"
     ).fetchone()
     return ClusterInfo(
         version=version,
         workers=int(workers[0]) if workers else 0,  # type: ignore[call-overload]
-        retweets_shards=int(shards[0]) if shards else None,  # type: ignore[call-overload]
+        retweets_shards=int(shards[0]) if shards and shards[0] else None,  # type: ignore[call-overload]
     )
 
 
@@ -147,18 +151,18 @@ def distribute(conn: Connection) -> list[str]:
             done.append(
                 f"dropped {dropped} trigger(s) on retweets: the merge appends the aggregate's deltas"
             )
-        if _citus_table_type(conn, "retweet_cell_deltas") != "distributed":
+        if not _is_distributed(conn, "retweet_cell_deltas"):
             # Deltas the triggers appended carry no tweet_id to shard by: fold them in first.
             from retweetctl.aggregate import catch_up  # here: aggregate imports the migrations
 
             catch_up(conn)
             conn.execute("ALTER TABLE retweet_cell_deltas ADD COLUMN IF NOT EXISTS tweet_id bigint")
         for table in COLOCATED_TABLES:
-            if _citus_table_type(conn, table) == "distributed":
+            if _is_distributed(conn, table):
                 continue
             colocate = "none" if table == COLOCATED_TABLES[0] else COLOCATED_TABLES[0]
             conn.execute(
-                "SELECT create_distributed_table(%s, %s, colocate_with => %s)",
+                "SELECT pg_catalog.create_distributed_table(%s, %s, colocate_with => %s)",
                 (_qualified(conn, table), DISTRIBUTION_COLUMN, colocate),
             )
             _drop_local_copy(conn, table)
@@ -199,5 +203,6 @@ def _drop_aggregate_triggers(conn: Connection) -> int:
 def _drop_local_copy(conn: Connection, table: str) -> None:
     """create_distributed_table copies stored rows to the shards and leaves the coordinator's."""
     conn.execute(
-        "SELECT truncate_local_data_after_distributing_table(%s)", (_qualified(conn, table),)
+        "SELECT pg_catalog.truncate_local_data_after_distributing_table(%s)",
+        (_qualified(conn, table),),
     )

@@ -50,20 +50,23 @@ def test_a_new_database_is_distributed_by_tweet_id_and_status_says_so(
         f"Citus 14.0-1: 2 active worker(s); retweets: {TEST_SHARD_COUNT} shards"
         in status.stdout.splitlines()
     )
+    # pg_catalog, not the citus_tables view: that one lives in public, off a schema-only search_path.
     tables = rows(
         db_url,
-        "SELECT table_name::text, citus_table_type, distribution_column, colocation_id"
-        " FROM citus_tables ORDER BY 1",
+        "SELECT c.relname::text, p.partmethod::text,"
+        " pg_catalog.column_to_column_name(p.logicalrelid, p.partkey), p.colocationid"
+        " FROM pg_catalog.pg_dist_partition p JOIN pg_class c ON c.oid = p.logicalrelid ORDER BY 1",
     )
     assert [t[:3] for t in tables] == [
-        ("retweet_cell_deltas", "distributed", "tweet_id"),
-        ("retweet_staging", "distributed", "tweet_id"),
-        ("retweets", "distributed", "tweet_id"),
+        ("retweet_cell_deltas", "h", "tweet_id"),
+        ("retweet_staging", "h", "tweet_id"),
+        ("retweets", "h", "tweet_id"),
     ]
     assert len({t[3] for t in tables}) == 1  # co-located: one merge is shard-local
     triggers = rows(
         db_url,
-        "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'retweets'::regclass AND NOT tgisinternal",
+        "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+        " WHERE c.relname = 'retweets' AND NOT t.tgisinternal",
     )
     assert triggers == [(0,)]
     again = cli(["db", "distribute"])
