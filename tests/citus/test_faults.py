@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
 from retweetctl.errors import ExitCode
 from retweetctl.sandbox import SandboxServer, SandboxTweet, SandboxUser
@@ -23,9 +24,11 @@ from tests.conftest import CliResult
 from tests.fake_x_api import fake_x, fetch_cli  # noqa: F401 - fixtures
 from tests.reliability.harness import cli_command, run_all, spawn
 
+# A load of ROWS, a worker's crash recovery and the rerun take minutes on a busy 2-core machine.
+pytestmark = pytest.mark.timeout(600)
 Cli = Callable[..., CliResult]
 # A load big enough that its merge is seen in flight, small enough to take seconds.
-ROWS = 300_000
+ROWS = 200_000
 TWEETS = 1_000
 STEP_TIMEOUT_SECONDS = 60.0
 POLL_SECONDS = 0.02
