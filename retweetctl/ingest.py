@@ -17,6 +17,7 @@ from typing import NamedTuple
 import psycopg
 
 from retweetctl.database import Connection
+from retweetctl.distributed import check_deltas, merge_feeds_deltas
 from retweetctl.queries import load
 
 
@@ -167,6 +168,11 @@ class StagingBatch:
         with self.conn.cursor() as cur:
             cur.execute(load("merge_staged"), params)
             added = max(cur.rowcount, 0)
+            if added and merge_feeds_deltas(self.conn):
+                cur.execute(load("citus_merge_deltas"), params)  # Citus: no triggers there
+                check_deltas(added, cur.rowcount)
+            # After the deltas: a filled row gets this transaction's xmin, which the
+            # Citus deltas statement reads as "inserted by this merge".
             if self.big and self.timed >= PRUNE_MIN_ROWS:
                 # Many timed rows left after the prune: one hash join. 300k staged rows
                 # (EXPLAIN ANALYZE, load average 12): 8.7 s probing row by row, 3.0 s so.
