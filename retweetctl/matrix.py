@@ -7,9 +7,10 @@ cells from primary-key probes, so it costs what the shown cells cost. Filters
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from psycopg import IsolationLevel
 from psycopg.pq import TransactionStatus
@@ -25,6 +26,12 @@ DEFAULT_TOP_RETWEETERS = 50
 # Rows fetched per round trip by the edges cursor: large enough to amortise
 # the round trip, small enough that memory stays flat.
 EDGES_FETCH_ROWS = 10_000
+# Retweeters read from the rank index per round trip when ranking within the chosen
+# authors: 1,000 ids x 20 authors is one batch of primary-key probes of a few ms.
+RANK_BATCH = 1_000
+# After this many retweeters without settling (chosen authors that the heavy
+# retweeters do not retweet), one scan of the cells is cheaper than more probes.
+RANK_SCAN_LIMIT = 50_000
 # X user ids are positive 64-bit integers; the table refuses anything else.
 _USERNAME = re.compile(r"^[A-Za-z0-9_]{1,50}$")
 
@@ -69,6 +76,17 @@ class Matrix:
     # False when `retweets` holds nothing at all (as opposed to filters keeping nothing).
     has_retweets: bool = True
 
+    def first_authors(self, shown: int) -> Matrix:
+        """The same matrix showing only its first `shown` authors; the others count as left out."""
+        if shown >= len(self.authors):
+            return self
+        return replace(
+            self,
+            authors=self.authors[:shown],
+            cells={key: n for key, n in self.cells.items() if key[1] < shown},
+            authors_left_out=self.authors_left_out + len(self.authors) - shown,
+        )
+
     def count(self, row: int, column: int) -> int:
         return self.cells.get((row, column), 0)
 
@@ -79,6 +97,16 @@ class Matrix:
     def size(self) -> int:
         """How many cells the dense matrix has."""
         return len(self.authors) * len(self.retweeters)
+
+
+@dataclass(frozen=True)
+class Node:
+    """A node of the exported bipartite graph: kind is "author" or "retweeter"."""
+
+    kind: str
+    id: int
+    username: str | None
+    total: int
 
 
 @dataclass(frozen=True)
@@ -127,16 +155,25 @@ def has_retweets(conn: Connection) -> bool:
 def load_matrix(conn: Connection, query: MatrixQuery) -> Matrix:
     """Catch the aggregate up, then read the matrix in one consistent snapshot."""
     catch_up(conn)
+    with _snapshot(conn):
+        return _read_all(conn, query)
+
+
+@contextlib.contextmanager
+def _snapshot(conn: Connection) -> Iterator[None]:
+    """One REPEATABLE READ transaction, or a savepoint inside the caller's transaction
+    (read there, with its isolation); the connection is left as it was found."""
     if conn.info.transaction_status != TransactionStatus.IDLE:
-        # Inside the caller's transaction: read there, with its isolation.
         with conn.transaction():
-            return _read_all(conn, query)
+            yield
+        return
+    saved = conn.isolation_level
     conn.isolation_level = IsolationLevel.REPEATABLE_READ
     try:
         with conn.transaction():
-            return _read_all(conn, query)
+            yield
     finally:
-        conn.isolation_level = None
+        conn.isolation_level = saved
 
 
 def _read_all(conn: Connection, query: MatrixQuery) -> Matrix:
@@ -146,6 +183,8 @@ def _read_all(conn: Connection, query: MatrixQuery) -> Matrix:
 
 
 def _read(conn: Connection, query: MatrixQuery) -> Matrix:
+    """Authors first (top by total within the filters), then the retweeters ranked by their
+    retweets of those authors: the rows shown are the ones that retweet the columns shown."""
     if query.filtered:
         conn.execute(load("matrix_filter_create"))
         conn.execute(
@@ -157,18 +196,24 @@ def _read(conn: Connection, query: MatrixQuery) -> Matrix:
             },
         )
         authors, all_authors = _ranked_filtered(
-            conn, "matrix_filtered_top_authors", query.top_authors
+            conn, "matrix_filtered_top_authors", {"limit": query.top_authors}
         )
+        chosen = [i for i, _ in authors] if len(authors) < all_authors else None
         retweeters, all_retweeters = _ranked_filtered(
-            conn, "matrix_filtered_top_retweeters", query.top_retweeters
+            conn,
+            "matrix_filtered_top_retweeters",
+            {"limit": query.top_retweeters, "authors": chosen},
         )
         cells_sql = "matrix_filtered_cells"
     else:
         authors = _ranked(conn, "matrix_top_authors", query.top_authors)
-        retweeters = _ranked(conn, "matrix_top_retweeters", query.top_retweeters)
         sizes = conn.execute(load("matrix_sizes")).fetchone()
         assert sizes is not None
         all_authors, all_retweeters = int(sizes[0]), int(sizes[1])  # type: ignore[call-overload]
+        if len(authors) < all_authors:
+            retweeters = _ranked_within(conn, [i for i, _ in authors], query.top_retweeters)
+        else:
+            retweeters = _ranked(conn, "matrix_top_retweeters", query.top_retweeters)
         cells_sql = "matrix_cells"
     column = {author_id: j for j, (author_id, _) in enumerate(authors)}
     row = {retweeter_id: i for i, (retweeter_id, _) in enumerate(retweeters)}
@@ -195,12 +240,65 @@ def _ranked(conn: Connection, name: str, limit: int | None) -> list[tuple[int, i
     ]
 
 
+def _ranked_within(
+    conn: Connection, authors: list[int], limit: int | None
+) -> list[tuple[int, int]]:
+    """The `limit` retweeters with most retweets of `authors`, as (id, whole total).
+
+    Order: retweets of those authors descending, then whole total descending, then id.
+    Walks the rank index (whole totals descending) a batch at a time and probes the
+    cells of each batch by primary key; a retweeter's retweets of some authors never
+    exceed its whole total, so once the next whole total is at most the `limit`-th
+    best count, no later retweeter can enter (a tie on both loses on id, which the
+    index order makes larger). On the default view this reads a few batches; if it
+    has not settled after RANK_SCAN_LIMIT retweeters, one scan of the cells decides.
+    """
+    if limit is None:
+        return _ranked_within_by_scan(conn, authors, None)
+    best: list[tuple[int, int, int]] = []  # (-within, -total, id): sorts best first
+    scanned = 0
+    with conn.cursor(name="retweetctl_rank") as ranked:
+        ranked.execute(load("matrix_top_retweeters"), {"limit": None})
+        while batch := ranked.fetchmany(RANK_BATCH):
+            ids = [int(i) for i, _ in batch]  # type: ignore[call-overload]
+            within = {
+                int(i): int(n)  # type: ignore[call-overload]
+                for i, n in conn.execute(
+                    load("matrix_within_sums"), {"retweeters": ids, "authors": authors}
+                )
+            }
+            for retweeter_id, total in batch:
+                n = within.get(int(retweeter_id), 0)  # type: ignore[call-overload]
+                if n > 0:
+                    best.append((-n, -int(total), int(retweeter_id)))  # type: ignore[call-overload]
+            best.sort()
+            del best[limit:]
+            scanned += len(batch)
+            lowest_left = int(batch[-1][1])  # type: ignore[call-overload]
+            if len(best) == limit and lowest_left <= -best[-1][0]:
+                break
+            if scanned >= RANK_SCAN_LIMIT:
+                return _ranked_within_by_scan(conn, authors, limit)
+    return [(i, -total) for _, total, i in best]
+
+
+def _ranked_within_by_scan(
+    conn: Connection, authors: list[int], limit: int | None
+) -> list[tuple[int, int]]:
+    return [
+        (int(i), int(total))  # type: ignore[call-overload]
+        for i, total, _ in conn.execute(
+            load("matrix_within_top_retweeters"), {"authors": authors, "limit": limit}
+        )
+    ]
+
+
 def _ranked_filtered(
-    conn: Connection, name: str, limit: int | None
+    conn: Connection, name: str, params: dict[str, object]
 ) -> tuple[list[tuple[int, int]], int]:
     ranked: list[tuple[int, int]] = []
     everyone = 0
-    for i, total, count in conn.execute(load(name), {"limit": limit}):
+    for i, total, count in conn.execute(load(name), params):
         ranked.append((int(i), int(total)))  # type: ignore[call-overload]
         everyone = int(count)  # type: ignore[call-overload]
     return ranked, everyone
@@ -219,23 +317,35 @@ def _list(ids: tuple[int, ...] | None) -> list[int] | None:
     return None if ids is None else list(ids)
 
 
-def edges(conn: Connection, query: MatrixQuery) -> Iterator[Edge]:
-    """Every non-zero cell the filters keep, ordered by (retweeter, author), streamed.
+class Export:
+    """The graph the filters keep, for the long formats: nodes, then edges, each streamed
+    through a server-side cursor in constant memory, in one snapshot (see `open_export`)."""
 
-    The top-N limits of `query` do not apply: edges is the complete export.
-    A server-side cursor keeps memory constant; the caller must consume the
-    iterator before using `conn` for anything else.
-    """
-    catch_up(conn)
-    params = {
-        "authors": _list(query.authors),
-        "retweeters": _list(query.retweeters),
-        "min_count": query.min_count,
-    }
-    with conn.transaction(), conn.cursor(name="retweetctl_edges") as cursor:
-        cursor.itersize = EDGES_FETCH_ROWS
-        cursor.execute(load("matrix_edges"), params)
-        for retweeter_id, retweeter_name, author_id, author_name, n in cursor:
+    def __init__(self, conn: Connection, query: MatrixQuery, has_retweets: bool) -> None:
+        self._conn = conn
+        self._params = {
+            "authors": _list(query.authors),
+            "retweeters": _list(query.retweeters),
+            "min_count": query.min_count,
+        }
+        self.has_retweets = has_retweets
+        self.edges_written = 0
+
+    def nodes(self) -> Iterator[Node]:
+        """Authors by id, then retweeters by id: those with at least one kept cell."""
+        for kind in ("author", "retweeter"):
+            for node_id, username, total in self._stream(f"matrix_graph_{kind}s"):
+                yield Node(
+                    kind,
+                    int(node_id),  # type: ignore[call-overload]
+                    None if username is None else str(username),
+                    int(total),  # type: ignore[call-overload]
+                )
+
+    def edges(self) -> Iterator[Edge]:
+        """Every kept non-zero cell, ordered by (retweeter, author)."""
+        for retweeter_id, retweeter_name, author_id, author_name, n in self._stream("matrix_edges"):
+            self.edges_written += 1
             yield Edge(
                 int(retweeter_id),  # type: ignore[call-overload]
                 None if retweeter_name is None else str(retweeter_name),
@@ -243,3 +353,29 @@ def edges(conn: Connection, query: MatrixQuery) -> Iterator[Edge]:
                 None if author_name is None else str(author_name),
                 int(n),  # type: ignore[call-overload]
             )
+
+    def _stream(self, name: str) -> Iterator[tuple[object, ...]]:
+        with self._conn.cursor(name=f"retweetctl_{name.removeprefix('matrix_')}") as cursor:
+            cursor.itersize = EDGES_FETCH_ROWS
+            cursor.execute(load(name), self._params)
+            yield from cursor
+
+
+@contextlib.contextmanager
+def open_export(conn: Connection, query: MatrixQuery) -> Iterator[Export]:
+    """Catch the aggregate up, then an Export of one snapshot; consume it inside the block.
+
+    The top-N limits of `query` do not apply: the long formats are the complete export.
+    """
+    catch_up(conn)
+    with _snapshot(conn):
+        yield Export(conn, query, has_retweets(conn))
+
+
+def edges(conn: Connection, query: MatrixQuery) -> Iterator[Edge]:
+    """Every non-zero cell the filters keep, ordered by (retweeter, author), streamed.
+
+    The caller must consume the iterator before using `conn` for anything else.
+    """
+    with open_export(conn, query) as export:
+        yield from export.edges()

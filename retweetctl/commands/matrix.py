@@ -7,7 +7,6 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, TextIO
 
@@ -18,49 +17,38 @@ from retweetctl.errors import UsageError
 from retweetctl.matrix import (
     DEFAULT_TOP_AUTHORS,
     DEFAULT_TOP_RETWEETERS,
+    Matrix,
     MatrixQuery,
-    edges,
-    has_retweets,
     load_matrix,
+    open_export,
     resolve_users,
 )
-from retweetctl.report import (
-    build_table,
-    csv_lines,
-    edges_lines,
-    json_chunks,
-    left_out_lines,
-    table_text,
-)
+from retweetctl.report import RENDERERS, Format, Options
 
 EMPTY_DATABASE = "no retweets stored yet: add some with `retweetctl fetch` or `retweetctl load`"
 NOTHING_MATCHES = "no retweets match the filters"
 # What open(path, "w") would create; mkstemp's 0600 would surprise a user.
 FILE_MODE = 0o666
-
-
-class Format(StrEnum):
-    table = "table"
-    csv = "csv"
-    json = "json"
-    edges = "edges"
+FORMAT_HELP = "; ".join(f"{name.value}: {r.help}" for name, r in RENDERERS.items())
 
 
 def command(
     ctx: typer.Context,
     format: Annotated[
         Format,
-        typer.Option(
-            "--format",
-            "-f",
-            help="table (a heatmap), csv, json, or edges (long form, never limited).",
-        ),
+        typer.Option("--format", "-f", help=f"{FORMAT_HELP}."),
     ] = Format.table,
     top_authors: Annotated[
         int, typer.Option("--top-authors", min=1, help="Show the N authors with most retweets.")
     ] = DEFAULT_TOP_AUTHORS,
     top_retweeters: Annotated[
-        int, typer.Option("--top-retweeters", min=1, help="Show the N most active retweeters.")
+        int,
+        typer.Option(
+            "--top-retweeters",
+            min=1,
+            help="Show the N retweeters who retweeted the authors shown most"
+            " (ties: by whole total, then id).",
+        ),
     ] = DEFAULT_TOP_RETWEETERS,
     all_: Annotated[
         bool,
@@ -90,7 +78,13 @@ def command(
         typer.Option("--output", "-o", dir_okay=False, help="Write to FILE instead of stdout."),
     ] = None,
 ) -> None:
-    """Show the author-by-retweeter matrix: how often each retweeter retweeted each author."""
+    """Show the author-by-retweeter matrix: how often each retweeter retweeted each author.
+
+    Authors are the top by total (within the filters); retweeters are ranked by their
+    retweets of those authors, so the rows shown retweet the columns shown. The total
+    column is each retweeter's whole total.
+    """
+    renderer = RENDERERS[format]
     if all_ and format is Format.table:
         raise UsageError(
             "--all applies to --format csv and json; for a table, raise --top-authors/--top-retweeters"
@@ -103,39 +97,62 @@ def command(
             retweeters=resolve_users(conn, retweeter) if retweeter else None,
             min_count=min_count,
         )
-        if format is Format.edges:
-            if not has_retweets(conn):
-                conn.rollback()
+        if renderer.reads == "graph":
+            with open_export(conn, query) as export:
+                _write(renderer.render(export, Options(ids=ids)), output)
+            if not export.has_retweets:
                 warn(EMPTY_DATABASE)
-                return
-            conn.rollback()
-            _write(edges_lines(edges(conn, query)), output)
+            elif export.edges_written == 0:
+                warn(NOTHING_MATCHES)
             return
         matrix = load_matrix(conn, query)
-    if not matrix.has_retweets or not matrix.retweeters:
-        message = EMPTY_DATABASE if not matrix.has_retweets else NOTHING_MATCHES
-        if format is Format.table and output is None:
-            stdout_console.print(message, markup=False, highlight=False)
-        else:
-            warn(message)
-        return
+    empty = not matrix.has_retweets or not matrix.retweeters
+    message = EMPTY_DATABASE if not matrix.has_retweets else NOTHING_MATCHES
     if format is Format.table:
-        lines = left_out_lines(matrix, table=True)
-        if output is None and stdout_console.is_terminal:
-            stdout_console.print(build_table(matrix, ids=ids))
-            for line in lines:
-                stdout_console.print(line, markup=False, highlight=False)
+        if empty:
+            if output is None:
+                stdout_console.print(message, markup=False, highlight=False)
+            else:
+                warn(message)
             return
-        _write([table_text(matrix, ids=ids), *(line + "\n" for line in lines)], output)
+        terminal = output is None and stdout_console.is_terminal
+        options = Options(
+            ids=ids,
+            width=stdout_console.width if terminal else None,
+            color=terminal and stdout_console.color_system is not None,
+            notes=_table_notes,
+        )
+        _write(renderer.render(matrix, options), output)
         return
-    for line in left_out_lines(matrix, table=False):
+    if empty:
+        warn(message)
+    for line in _left_out(matrix, how="{option} {everyone} or --all"):
         warn(line)
     if all_:
         warn(
             f"writing {len(matrix.retweeters):,} retweeters x {len(matrix.authors):,} authors"
             f" = {matrix.size:,} cells"
         )
-    _write(csv_lines(matrix, ids=ids) if format is Format.csv else json_chunks(matrix), output)
+    _write(renderer.render(matrix, Options(ids=ids)), output)
+
+
+def _table_notes(matrix: Matrix) -> list[str]:
+    return _left_out(matrix, how="{option} {everyone}, or --format edges")
+
+
+def _left_out(matrix: Matrix, how: str) -> list[str]:
+    """`N authors left out, use … to see them`, for each dimension that was cut."""
+    lines = []
+    for noun, option, left_out, shown in (
+        ("authors", "--top-authors", matrix.authors_left_out, len(matrix.authors)),
+        ("retweeters", "--top-retweeters", matrix.retweeters_left_out, len(matrix.retweeters)),
+    ):
+        if left_out > 0:
+            if left_out == 1:
+                noun = noun.removesuffix("s")
+            use = how.format(option=option, everyone=shown + left_out)
+            lines.append(f"{left_out} {noun} left out, use {use} to see them")
+    return lines
 
 
 def _write(chunks: Iterable[str], output: Path | None) -> None:

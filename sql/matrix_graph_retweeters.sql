@@ -1,0 +1,13 @@
+-- The retweeters with at least one cell the filters keep, by id, with their total over
+-- those cells: grouped from the cells (the edges export reads them all anyway).
+SELECT g.id, u.username, g.total
+FROM (
+    SELECT retweeter_id AS id, sum(n) AS total
+    FROM retweet_cells
+    WHERE (%(authors)s::bigint[] IS NULL OR author_id = ANY(%(authors)s::bigint[]))
+      AND (%(retweeters)s::bigint[] IS NULL OR retweeter_id = ANY(%(retweeters)s::bigint[]))
+      AND n >= %(min_count)s
+    GROUP BY retweeter_id
+) AS g
+LEFT JOIN users AS u ON u.id = g.id
+ORDER BY g.id
