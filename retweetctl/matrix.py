@@ -134,6 +134,7 @@ def parse_user(spec: str) -> int | str:
 def resolve_users(conn: Connection, specs: Sequence[str]) -> tuple[int, ...]:
     """Ids for ids and @names (in the order given, repeats dropped); UsageError for an unknown name."""
     ids: list[int] = []
+    idle = conn.info.transaction_status == TransactionStatus.IDLE
     for spec in specs:
         parsed = parse_user(spec)
         if isinstance(parsed, str):
@@ -143,7 +144,8 @@ def resolve_users(conn: Connection, specs: Sequence[str]) -> tuple[int, ...]:
             parsed = int(row[0])  # type: ignore[call-overload]
         if parsed not in ids:
             ids.append(parsed)
-    conn.rollback()  # leave the connection idle for the caller's transactions
+    if idle:
+        conn.rollback()  # only reads were made: end the transaction they opened
     return tuple(ids)
 
 

@@ -12,6 +12,7 @@ from typing import Annotated, TextIO
 
 import typer
 
+from retweetctl.commands.catching_up import catch_up_telling
 from retweetctl.commands.common import state, stdout_console, warn
 from retweetctl.errors import UsageError
 from retweetctl.matrix import (
@@ -97,6 +98,7 @@ def command(
             retweeters=resolve_users(conn, retweeter) if retweeter else None,
             min_count=min_count,
         )
+        catch_up_telling(conn)
         if renderer.reads == "graph":
             with open_export(conn, query) as export:
                 _write(renderer.render(export, Options(ids=ids)), output)
