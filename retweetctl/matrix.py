@@ -11,6 +11,7 @@ import contextlib
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from psycopg import IsolationLevel
 from psycopg.pq import TransactionStatus
@@ -97,6 +98,30 @@ class Matrix:
     def size(self) -> int:
         """How many cells the dense matrix has."""
         return len(self.authors) * len(self.retweeters)
+
+    def records(self) -> Iterator[dict[str, int | str | None]]:
+        """One dict per non-zero cell shown, by row then column (ids as ints)."""
+        for (i, j), n in sorted(self.cells.items()):
+            retweeter, author = self.retweeters[i], self.authors[j]
+            yield {
+                "retweeter_id": retweeter.id,
+                "retweeter_username": retweeter.username,
+                "author_id": author.id,
+                "author_username": author.username,
+                "count": n,
+            }
+
+    def to_pandas(self, ids: bool = False) -> Any:
+        """The dense matrix as a pandas DataFrame: retweeters (index) x authors (columns),
+        labelled as the table labels them. pandas is imported here, only when asked."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            [self.row(i) for i in range(len(self.retweeters))],
+            index=pd.Index([p.label(ids) for p in self.retweeters], name="retweeter"),
+            columns=pd.Index([p.label(ids) for p in self.authors], name="author"),
+            dtype="int64",
+        )
 
 
 @dataclass(frozen=True)
