@@ -11,6 +11,7 @@ import contextlib
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from psycopg import IsolationLevel
@@ -58,10 +59,33 @@ class MatrixQuery:
     authors: tuple[int, ...] | None = None
     retweeters: tuple[int, ...] | None = None
     min_count: int = 1
+    # A time window [since, until): only retweets whose time is known and inside it.
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @property
+    def windowed(self) -> bool:
+        return self.since is not None or self.until is not None
 
     @property
     def filtered(self) -> bool:
-        return self.authors is not None or self.retweeters is not None or self.min_count > 1
+        return (
+            self.authors is not None
+            or self.retweeters is not None
+            or self.min_count > 1
+            or self.windowed
+        )
+
+    def params(self) -> dict[str, object]:
+        """The filter parameters every filtered statement takes."""
+        return {
+            "authors": _list(self.authors),
+            "retweeters": _list(self.retweeters),
+            "min_count": self.min_count,
+            "windowed": self.windowed,
+            "since": "-infinity" if self.since is None else self.since.isoformat(),
+            "until": "infinity" if self.until is None else self.until.isoformat(),
+        }
 
 
 @dataclass(frozen=True)
@@ -76,6 +100,8 @@ class Matrix:
     retweeters_left_out: int = 0
     # False when `retweets` holds nothing at all (as opposed to filters keeping nothing).
     has_retweets: bool = True
+    # With a time window: rows the other filters keep whose time is unknown (left out).
+    untimed: int = 0
 
     def first_authors(self, shown: int) -> Matrix:
         """The same matrix showing only its first `shown` authors; the others count as left out."""
@@ -136,11 +162,15 @@ class Node:
 
 @dataclass(frozen=True)
 class Edge:
+    """A non-zero cell; first_at and last_at: its first and last retweet time, where known."""
+
     retweeter_id: int
     retweeter_username: str | None
     author_id: int
     author_username: str | None
     count: int
+    first_at: datetime | None = None
+    last_at: datetime | None = None
 
 
 def parse_user(spec: str) -> int | str:
@@ -172,6 +202,11 @@ def resolve_users(conn: Connection, specs: Sequence[str]) -> tuple[int, ...]:
     if idle:
         conn.rollback()  # only reads were made: end the transaction they opened
     return tuple(ids)
+
+
+def _has_times(conn: Connection) -> bool:
+    row = conn.execute(load("matrix_has_times")).fetchone()
+    return bool(row and row[0])
 
 
 def has_retweets(conn: Connection) -> bool:
@@ -212,16 +247,15 @@ def _read_all(conn: Connection, query: MatrixQuery) -> Matrix:
 def _read(conn: Connection, query: MatrixQuery) -> Matrix:
     """Authors first (top by total within the filters), then the retweeters ranked by their
     retweets of those authors: the rows shown are the ones that retweet the columns shown."""
+    untimed = 0
     if query.filtered:
         conn.execute(load("matrix_filter_create"))
-        conn.execute(
-            load("matrix_filter_fill"),
-            {
-                "authors": _list(query.authors),
-                "retweeters": _list(query.retweeters),
-                "min_count": query.min_count,
-            },
-        )
+        if query.windowed:
+            conn.execute(load("matrix_window_fill"), query.params())
+            counted = conn.execute(load("matrix_window_untimed"), query.params()).fetchone()
+            untimed = int(counted[0]) if counted else 0  # type: ignore[call-overload]
+        else:
+            conn.execute(load("matrix_filter_fill"), query.params())
         authors, all_authors = _ranked_filtered(
             conn, "matrix_filtered_top_authors", {"limit": query.top_authors}
         )
@@ -257,6 +291,7 @@ def _read(conn: Connection, query: MatrixQuery) -> Matrix:
         cells=cells,
         authors_left_out=all_authors - len(authors),
         retweeters_left_out=all_retweeters - len(retweeters),
+        untimed=untimed,
     )
 
 
@@ -350,18 +385,22 @@ class Export:
 
     def __init__(self, conn: Connection, query: MatrixQuery, has_retweets: bool) -> None:
         self._conn = conn
-        self._params = {
-            "authors": _list(query.authors),
-            "retweeters": _list(query.retweeters),
-            "min_count": query.min_count,
-        }
+        self._params = query.params()
         self.has_retweets = has_retweets
         self.edges_written = 0
+        # Times live only in `retweets`: when any is known (or a window is asked), the
+        # export is a GROUP BY over the rows instead of a read of the aggregate.
+        self.timed = query.windowed or (has_retweets and _has_times(conn))
+        self._prefix = "matrix_timed_" if self.timed else "matrix_"
+        self.untimed = 0
+        if query.windowed:
+            row = conn.execute(load("matrix_window_untimed"), self._params).fetchone()
+            self.untimed = int(row[0]) if row else 0  # type: ignore[call-overload]
 
     def nodes(self) -> Iterator[Node]:
         """Authors by id, then retweeters by id: those with at least one kept cell."""
         for kind in ("author", "retweeter"):
-            for node_id, username, total in self._stream(f"matrix_graph_{kind}s"):
+            for node_id, username, total in self._stream(f"{self._prefix}graph_{kind}s"):
                 yield Node(
                     kind,
                     int(node_id),  # type: ignore[call-overload]
@@ -371,18 +410,25 @@ class Export:
 
     def edges(self) -> Iterator[Edge]:
         """Every kept non-zero cell, ordered by (retweeter, author)."""
-        for retweeter_id, retweeter_name, author_id, author_name, n in self._stream("matrix_edges"):
+        for row in self._stream(f"{self._prefix}edges"):
             self.edges_written += 1
+            retweeter_id, retweeter_name, author_id, author_name, n = row[:5]
+            first_at, last_at = (
+                t if isinstance(t, datetime) else None for t in row[5:7] or (None, None)
+            )
             yield Edge(
                 int(retweeter_id),  # type: ignore[call-overload]
                 None if retweeter_name is None else str(retweeter_name),
                 int(author_id),  # type: ignore[call-overload]
                 None if author_name is None else str(author_name),
                 int(n),  # type: ignore[call-overload]
+                first_at,
+                last_at,
             )
 
     def _stream(self, name: str) -> Iterator[tuple[object, ...]]:
-        with self._conn.cursor(name=f"retweetctl_{name.removeprefix('matrix_')}") as cursor:
+        cursor_name = f"retweetctl_{name.removeprefix('matrix_').removeprefix('timed_')}"
+        with self._conn.cursor(name=cursor_name) as cursor:
             cursor.itersize = EDGES_FETCH_ROWS
             cursor.execute(load(name), self._params)
             yield from cursor

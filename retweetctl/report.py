@@ -13,6 +13,7 @@ import json
 import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Literal
 from xml.sax.saxutils import escape, quoteattr
@@ -22,10 +23,26 @@ from retweetctl.matrix import Edge, Export, Matrix
 if TYPE_CHECKING:
     from rich.table import Table
 
-EDGES_HEADER = ("retweeter_id", "retweeter_username", "author_id", "author_username", "count")
+TIME_COLUMNS = ("first_retweeted_at", "last_retweeted_at")
+EDGES_HEADER = (
+    "retweeter_id",
+    "retweeter_username",
+    "author_id",
+    "author_username",
+    "count",
+    *TIME_COLUMNS,
+)
 # Gephi's spreadsheet import takes Source, Target, Weight and Label as the edge itself and
 # every other column as an attribute; a column named Type would be read as the edge kind.
-GEPHI_HEADER = ("Source", "Target", "Weight", "Label", "source_username", "target_username")
+GEPHI_HEADER = (
+    "Source",
+    "Target",
+    "Weight",
+    "Label",
+    "source_username",
+    "target_username",
+    *TIME_COLUMNS,
+)
 # One hue, light to dark (ColorBrewer "Blues"): darker means more, with no false midpoint.
 # Counts are skewed, so a cell's shade is its log-scaled share of the largest shown count.
 HEAT_STYLES = (
@@ -284,12 +301,24 @@ def edges_lines(edges: Iterable[Edge]) -> Iterator[str]:
                 edge.author_id,
                 edge.author_username or "",
                 edge.count,
+                *_times(edge),
             )
         )
 
 
 def _edges(export: Export, options: Options) -> Iterator[str]:
     return edges_lines(export.edges())
+
+
+def iso_time(moment: datetime | None) -> str:
+    """An ISO 8601 time in UTC (`2024-05-01T12:00:00Z`); empty when unknown."""
+    if moment is None:
+        return ""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _times(edge: Edge) -> tuple[str, str]:
+    return iso_time(edge.first_at), iso_time(edge.last_at)
 
 
 def _label(user_id: int, username: str | None, ids: bool) -> str:
@@ -311,6 +340,7 @@ def gephi_lines(export: Export, options: Options = Options()) -> Iterator[str]:
                 f"{source} -> {target}",
                 edge.retweeter_username or "",
                 edge.author_username or "",
+                *_times(edge),
             )
         )
 
@@ -325,6 +355,8 @@ http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd">
   <key id="user_id" for="node" attr.name="user_id" attr.type="string"/>
   <key id="total" for="node" attr.name="total" attr.type="long"/>
   <key id="weight" for="edge" attr.name="weight" attr.type="long"/>
+  <key id="first_retweeted_at" for="edge" attr.name="first_retweeted_at" attr.type="string"/>
+  <key id="last_retweeted_at" for="edge" attr.name="last_retweeted_at" attr.type="string"/>
   <graph id="retweets" edgedefault="directed">
 """
 GRAPHML_TAIL = "  </graph>\n</graphml>\n"
@@ -334,7 +366,8 @@ _NODE_PREFIX = {"author": "a", "retweeter": "r"}
 
 def graphml_chunks(export: Export, options: Options = Options()) -> Iterator[str]:
     """A bipartite GraphML graph (node `kind` author|retweeter, `label`, `user_id`, `total`;
-    edge retweeter -> author with `weight`), written as it streams: constant memory."""
+    edge retweeter -> author with `weight` and, where known, `first_retweeted_at` and
+    `last_retweeted_at`), written as it streams: constant memory."""
     yield GRAPHML_HEAD
     for node in export.nodes():
         yield (
@@ -345,10 +378,15 @@ def graphml_chunks(export: Export, options: Options = Options()) -> Iterator[str
             f'<data key="total">{node.total}</data></node>\n'
         )
     for edge in export.edges():
+        times = "".join(
+            f'<data key="{key}">{iso_time(moment)}</data>'
+            for key, moment in zip(TIME_COLUMNS, (edge.first_at, edge.last_at), strict=True)
+            if moment is not None
+        )
         yield (
             f"    <edge source={quoteattr('r' + str(edge.retweeter_id))}"
             f" target={quoteattr('a' + str(edge.author_id))}>"
-            f'<data key="weight">{edge.count}</data></edge>\n'
+            f'<data key="weight">{edge.count}</data>{times}</edge>\n'
         )
     yield GRAPHML_TAIL
 

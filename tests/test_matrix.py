@@ -188,8 +188,14 @@ def test_empty_database_is_a_friendly_line(db_url: str, matrix_cli: Run) -> None
     for fmt, empty in (
         ("csv", "retweeter\n"),
         ("json", '{"authors": [], "retweeters": [], "counts": []}\n'),
-        ("edges", "retweeter_id,retweeter_username,author_id,author_username,count\n"),
-        ("gephi", "Source,Target,Weight,Label,source_username,target_username\n"),
+        (
+            "edges",
+            "retweeter_id,retweeter_username,author_id,author_username,count,first_retweeted_at,last_retweeted_at\n",
+        ),
+        (
+            "gephi",
+            "Source,Target,Weight,Label,source_username,target_username,first_retweeted_at,last_retweeted_at\n",
+        ),
     ):
         code, out, err = matrix_cli("-f", fmt)
         assert (code, out) == (0, empty), fmt
@@ -206,7 +212,10 @@ def test_filters_that_keep_nothing_give_valid_empty_data(filled: str, matrix_cli
     assert code == 0 and err == "no retweets match the filters\n"
     assert json.loads(out) == {"authors": [], "retweeters": [], "counts": []}
     code, out, err = matrix_cli("-f", "edges", "--min-count", "100")
-    assert (code, out) == (0, "retweeter_id,retweeter_username,author_id,author_username,count\n")
+    assert (code, out) == (
+        0,
+        "retweeter_id,retweeter_username,author_id,author_username,count,first_retweeted_at,last_retweeted_at\n",
+    )
     assert err == "no retweets match the filters\n"
 
 

@@ -127,6 +127,8 @@ def test_gephi_reads_into_networkx_with_the_database_counts(filled: str, matrix_
         "Label",
         "source_username",
         "target_username",
+        "first_retweeted_at",
+        "last_retweeted_at",
     ]
     assert "type" not in (k.lower() for k in rows[0])
     graph = nx.from_edgelist(

@@ -7,6 +7,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, TextIO
 
@@ -78,6 +79,22 @@ def command(
         Path | None,
         typer.Option("--output", "-o", dir_okay=False, help="Write to FILE instead of stdout."),
     ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="WHEN",
+            help="Only retweets at or after WHEN (ISO date or datetime; UTC unless it says).",
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until",
+            metavar="WHEN",
+            help="Only retweets before WHEN; a date alone means to the end of that day.",
+        ),
+    ] = None,
 ) -> None:
     """Show the author-by-retweeter matrix: how often each retweeter retweeted each author.
 
@@ -97,17 +114,23 @@ def command(
             authors=resolve_users(conn, author) if author else None,
             retweeters=resolve_users(conn, retweeter) if retweeter else None,
             min_count=min_count,
+            since=None if since is None else parse_when(since, "--since", end_of_day=False),
+            until=None if until is None else parse_when(until, "--until", end_of_day=True),
         )
+        if query.since and query.until and query.since >= query.until:
+            raise UsageError("--since must be before --until")
         catch_up_telling(conn)
         if renderer.reads == "graph":
             with open_export(conn, query) as export:
                 _write(renderer.render(export, Options(ids=ids)), output)
+            _untimed(export.untimed)
             if not export.has_retweets:
                 warn(EMPTY_DATABASE)
             elif export.edges_written == 0:
                 warn(NOTHING_MATCHES)
             return
         matrix = load_matrix(conn, query)
+    _untimed(matrix.untimed)
     empty = not matrix.has_retweets or not matrix.retweeters
     message = EMPTY_DATABASE if not matrix.has_retweets else NOTHING_MATCHES
     if format is Format.table:
@@ -136,6 +159,28 @@ def command(
             f" = {matrix.size:,} cells"
         )
     _write(renderer.render(matrix, Options(ids=ids)), output)
+
+
+def parse_when(text: str, option: str, *, end_of_day: bool) -> datetime:
+    """An ISO 8601 date or datetime (UTC unless it gives an offset); a date alone is its
+    midnight, or with end_of_day the next midnight (so `--until 2024-05-31` keeps the 31st)."""
+    value = text.strip()
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(
+            f"bad {option} {text!r}: give an ISO date or datetime, e.g. 2024-05-31 or"
+            " 2024-05-31T18:00:00Z"
+        ) from None
+    if len(value) == len("2024-05-31") and end_of_day:
+        moment += timedelta(days=1)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _untimed(count: int) -> None:
+    if count:
+        noun = "retweet" if count == 1 else "retweets"
+        warn(f"{count:,} {noun} without a known time left out of the time window")
 
 
 def _table_notes(matrix: Matrix) -> list[str]:
