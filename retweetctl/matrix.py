@@ -31,9 +31,10 @@ EDGES_FETCH_ROWS = 10_000
 # Retweeters read from the rank index per round trip when ranking within the chosen
 # authors: 1,000 ids x 20 authors is one batch of primary-key probes of a few ms.
 RANK_BATCH = 1_000
-# After this many retweeters without settling (chosen authors that the heavy
-# retweeters do not retweet), one scan of the cells is cheaper than more probes.
-RANK_SCAN_LIMIT = 50_000
+# The ranking walk stops after this many retweeters without settling (chosen authors
+# the heavy retweeters do not favour: uniform data): 10 batches, a few tens of ms,
+# where a scan of the cells costs about a second per million.
+RANK_SCAN_LIMIT = 10_000
 # X user ids are positive 64-bit integers; the table refuses anything else.
 _USERNAME = re.compile(r"^[A-Za-z0-9_]{1,50}$")
 
@@ -102,6 +103,8 @@ class Matrix:
     has_retweets: bool = True
     # With a time window: rows the other filters keep whose time is unknown (left out).
     untimed: int = 0
+    # False when the retweeters were ranked among the most active only (see _ranked_within).
+    ranking_exact: bool = True
 
     def first_authors(self, shown: int) -> Matrix:
         """The same matrix showing only its first `shown` authors; the others count as left out."""
@@ -248,6 +251,7 @@ def _read(conn: Connection, query: MatrixQuery) -> Matrix:
     """Authors first (top by total within the filters), then the retweeters ranked by their
     retweets of those authors: the rows shown are the ones that retweet the columns shown."""
     untimed = 0
+    exact = True
     if query.filtered:
         conn.execute(load("matrix_filter_create"))
         if query.windowed:
@@ -272,7 +276,7 @@ def _read(conn: Connection, query: MatrixQuery) -> Matrix:
         assert sizes is not None
         all_authors, all_retweeters = int(sizes[0]), int(sizes[1])  # type: ignore[call-overload]
         if len(authors) < all_authors:
-            retweeters = _ranked_within(conn, [i for i, _ in authors], query.top_retweeters)
+            retweeters, exact = _ranked_within(conn, [i for i, _ in authors], query.top_retweeters)
         else:
             retweeters = _ranked(conn, "matrix_top_retweeters", query.top_retweeters)
         cells_sql = "matrix_cells"
@@ -292,6 +296,7 @@ def _read(conn: Connection, query: MatrixQuery) -> Matrix:
         authors_left_out=all_authors - len(authors),
         retweeters_left_out=all_retweeters - len(retweeters),
         untimed=untimed,
+        ranking_exact=exact,
     )
 
 
@@ -304,21 +309,26 @@ def _ranked(conn: Connection, name: str, limit: int | None) -> list[tuple[int, i
 
 def _ranked_within(
     conn: Connection, authors: list[int], limit: int | None
-) -> list[tuple[int, int]]:
-    """The `limit` retweeters with most retweets of `authors`, as (id, whole total).
+) -> tuple[list[tuple[int, int]], bool]:
+    """The `limit` retweeters with most retweets of `authors`, as (id, whole total), and
+    whether the ranking is exact.
 
     Order: retweets of those authors descending, then whole total descending, then id.
     Walks the rank index (whole totals descending) a batch at a time and probes the
     cells of each batch by primary key; a retweeter's retweets of some authors never
     exceed its whole total, so once the next whole total is at most the `limit`-th
     best count, no later retweeter can enter (a tie on both loses on id, which the
-    index order makes larger). On the default view this reads a few batches; if it
-    has not settled after RANK_SCAN_LIMIT retweeters, one scan of the cells decides.
+    index order makes larger): exact. On skewed data (real retweets) it settles within
+    a batch or two. If it has not settled after RANK_SCAN_LIMIT retweeters (uniform
+    data: nobody favours the top authors), the rows are the best of those, topped up
+    from the most active: not exact, and the caller says so.
     """
     if limit is None:
-        return _ranked_within_by_scan(conn, authors, None)
+        return _ranked_within_by_scan(conn, authors, None), True
     best: list[tuple[int, int, int]] = []  # (-within, -total, id): sorts best first
+    most_active: list[tuple[int, int]] = []
     scanned = 0
+    exact = True
     with conn.cursor(name="retweetctl_rank") as ranked:
         ranked.execute(load("matrix_top_retweeters"), {"limit": None})
         while batch := ranked.fetchmany(RANK_BATCH):
@@ -330,9 +340,12 @@ def _ranked_within(
                 )
             }
             for retweeter_id, total in batch:
-                n = within.get(int(retweeter_id), 0)  # type: ignore[call-overload]
+                i, t = int(retweeter_id), int(total)  # type: ignore[call-overload]
+                if len(most_active) < limit:
+                    most_active.append((i, t))
+                n = within.get(i, 0)
                 if n > 0:
-                    best.append((-n, -int(total), int(retweeter_id)))  # type: ignore[call-overload]
+                    best.append((-n, -t, i))
             best.sort()
             del best[limit:]
             scanned += len(batch)
@@ -340,8 +353,13 @@ def _ranked_within(
             if len(best) == limit and lowest_left <= -best[-1][0]:
                 break
             if scanned >= RANK_SCAN_LIMIT:
-                return _ranked_within_by_scan(conn, authors, limit)
-    return [(i, -total) for _, total, i in best]
+                exact = False
+                break
+    chosen = [(i, -total) for _, total, i in best]
+    if not exact and len(chosen) < limit:
+        taken = {i for i, _ in chosen}
+        chosen += [p for p in most_active if p[0] not in taken][: limit - len(chosen)]
+    return chosen, exact
 
 
 def _ranked_within_by_scan(

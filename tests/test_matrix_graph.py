@@ -64,16 +64,26 @@ def test_ranking_within_the_authors_matches_a_full_sort(
     assert all(any(matrix.row(i)) for i in range(len(matrix.retweeters)))
 
 
-def test_ranking_falls_back_to_a_scan_when_the_walk_does_not_settle(
-    conn: Connection, monkeypatch: pytest.MonkeyPatch
+def test_a_walk_that_does_not_settle_says_its_ranking_is_partial(
+    conn: Connection, monkeypatch: pytest.MonkeyPatch, matrix_cli: Run, db_url: str
 ) -> None:
     random_cells(conn, 4)
-    expected = load_matrix(conn, MatrixQuery(top_authors=3, top_retweeters=400))
+    exact = load_matrix(conn, MatrixQuery(top_authors=3, top_retweeters=5))
+    assert exact.ranking_exact
     monkeypatch.setattr("retweetctl.matrix.RANK_BATCH", 2)
     monkeypatch.setattr("retweetctl.matrix.RANK_SCAN_LIMIT", 4)
-    scanned = load_matrix(conn, MatrixQuery(top_authors=3, top_retweeters=400))
-    assert scanned.retweeters == expected.retweeters
-    assert len(expected.retweeters) < 400  # fewer retweeters of them than asked: walked to the end
+    monkeypatch.setattr("retweetctl.commands.matrix.RANK_SCAN_LIMIT", 4)
+    partial = load_matrix(conn, MatrixQuery(top_authors=3, top_retweeters=5))
+    assert not partial.ranking_exact
+    # The rows come from the 4 most active retweeters the walk read, best first.
+    most_active = [p.id for p in load_matrix(conn, MatrixQuery(top_retweeters=4)).retweeters]
+    assert {p.id for p in partial.retweeters} == set(most_active)
+    assert partial.retweeters[0].id == exact.retweeters[0].id
+    _, out, _ = matrix_cli("--top-authors", "3", "--top-retweeters", "5")
+    assert out.rstrip("\n").endswith(
+        "retweeters ranked among the 4 most active only:"
+        " --author ranks every retweeter of the authors given"
+    )
 
 
 def test_the_default_view_has_no_empty_rows(filled: str, matrix_cli: Run) -> None:

@@ -19,6 +19,7 @@ from retweetctl.errors import UsageError
 from retweetctl.matrix import (
     DEFAULT_TOP_AUTHORS,
     DEFAULT_TOP_RETWEETERS,
+    RANK_SCAN_LIMIT,
     Matrix,
     MatrixQuery,
     load_matrix,
@@ -199,6 +200,11 @@ def _left_out(matrix: Matrix, how: str) -> list[str]:
                 noun = noun.removesuffix("s")
             use = how.format(option=option, everyone=shown + left_out)
             lines.append(f"{left_out} {noun} left out, use {use} to see them")
+    if not matrix.ranking_exact:
+        lines.append(
+            f"retweeters ranked among the {RANK_SCAN_LIMIT:,} most active only:"
+            " --author ranks every retweeter of the authors given"
+        )
     return lines
 
 
