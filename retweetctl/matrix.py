@@ -418,7 +418,9 @@ class Export:
     def nodes(self) -> Iterator[Node]:
         """Authors by id, then retweeters by id: those with at least one kept cell."""
         for kind in ("author", "retweeter"):
-            for node_id, username, total in self._stream(f"{self._prefix}graph_{kind}s"):
+            for node_id, username, total in self._stream(
+                f"{self._prefix}graph_nodes", side=kind, cursor=f"graph_{kind}s"
+            ):
                 yield Node(
                     kind,
                     int(node_id),  # type: ignore[call-overload]
@@ -444,12 +446,13 @@ class Export:
                 last_at,
             )
 
-    def _stream(self, name: str) -> Iterator[tuple[object, ...]]:
-        cursor_name = f"retweetctl_{name.removeprefix('matrix_').removeprefix('timed_')}"
-        with self._conn.cursor(name=cursor_name) as cursor:
-            cursor.itersize = EDGES_FETCH_ROWS
-            cursor.execute(load(name), self._params)
-            yield from cursor
+    def _stream(
+        self, name: str, *, cursor: str = "edges", side: str | None = None
+    ) -> Iterator[tuple[object, ...]]:
+        with self._conn.cursor(name=f"retweetctl_{cursor}") as rows:
+            rows.itersize = EDGES_FETCH_ROWS
+            rows.execute(load(name), {**self._params, "side": side})
+            yield from rows
 
 
 @contextlib.contextmanager

@@ -1,7 +1,9 @@
--- The retweeters of the edges matrix_timed_edges.sql keeps, by id, with their totals.
+-- One side (%(side)s: 'author' or 'retweeter') of the edges matrix_timed_edges.sql
+-- keeps, by id, with their totals: grouped from `retweets`, like those edges.
 SELECT g.id, u.username, g.total
 FROM (
-    SELECT retweeter_id AS id, sum(n) AS total
+    SELECT CASE WHEN %(side)s = 'author' THEN author_id ELSE retweeter_id END AS id,
+           sum(n) AS total
     FROM (
         SELECT retweeter_id, author_id, count(*) AS n
         FROM retweets
@@ -12,7 +14,7 @@ FROM (
         GROUP BY retweeter_id, author_id
         HAVING count(*) >= %(min_count)s
     ) AS cells
-    GROUP BY retweeter_id
+    GROUP BY 1
 ) AS g
 LEFT JOIN users AS u ON u.id = g.id
 ORDER BY g.id
