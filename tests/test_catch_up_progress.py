@@ -77,3 +77,44 @@ def test_load_leaves_nothing_for_the_next_matrix(
     assert pending(db_url) == 0
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT total FROM retweet_author_totals").fetchall() == [(500,)]
+
+
+def test_on_a_terminal_the_catch_up_shows_a_progress_bar(
+    db_url: str, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+
+    generate(db_url, ROWS)
+    main, child = pty.openpty()
+    stdout = tmp_path / "edges.csv"
+    with stdout.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "retweetctl", "matrix", "-f", "edges"],
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=child,
+            env={**cli_env, "TERM": "xterm-256color", "COLUMNS": "80"},
+        )
+    os.close(child)
+    seen = b""
+    while True:
+        ready, _, _ = select.select([main], [], [], 60)
+        assert ready, "no output on the terminal within 60 s"
+        try:
+            data = os.read(main, 65536)
+        except OSError:  # EIO: the command closed its end
+            break
+        if not data:
+            break
+        seen += data
+    os.close(main)
+    assert process.wait(timeout=60) == 0
+    out = stdout.read_bytes()
+    text = seen.decode("utf-8", "replace")
+    assert f"updating the matrix: {ROWS:,} new rows…" in text
+    assert "━" in text  # the bar itself
+    assert out.startswith(b"retweeter_id,")
