@@ -45,12 +45,13 @@ def fill_wide(url: str) -> dict[int, int]:
     return {int(k): int(v) for k, v in totals.items()}
 
 
-def run_in_pty(args: list[str], env: dict[str, str], columns: int) -> str:
+def run_in_pty(args: list[str], env: dict[str, str], columns: int, **extra: str) -> str:
     """Run `retweetctl ARGS` with stdout on a pseudo-terminal `columns` wide; its output."""
     main, child = pty.openpty()
     fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
     env = {**env, "COLUMNS": str(columns), "LINES": "50", "TERM": "xterm-256color"}
     env.pop("NO_COLOR", None)
+    env.update(extra)
     process = subprocess.Popen(
         [sys.executable, "-m", "retweetctl", *args],
         stdin=child,
@@ -126,3 +127,10 @@ def test_piped_output_is_never_cut(db_url: str, cli_env: dict[str, str]) -> None
     assert len(footer.split()) == 1 + 20
     assert [int(n) for n in footer.split()[1:]] == sorted(totals.values(), reverse=True)[:20]
     assert "…" not in result.stdout
+
+
+def test_no_color_is_respected_on_a_terminal(db_url: str, cli_env: dict[str, str]) -> None:
+    fill_wide(db_url)
+    raw = run_in_pty(["matrix", "--top-authors", "3"], cli_env, 200, NO_COLOR="1")
+    assert "@a_rather_long_author_name_24" in raw
+    assert "\x1b[4" not in raw and "48;" not in raw  # no background shades

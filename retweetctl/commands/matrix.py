@@ -145,7 +145,9 @@ def command(
         options = Options(
             ids=ids,
             width=stdout_console.width if terminal else None,
-            color=terminal and stdout_console.color_system is not None,
+            color=terminal
+            and not stdout_console.no_color
+            and stdout_console.color_system is not None,
             notes=_table_notes,
         )
         _write(renderer.render(matrix, options), output)
