@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from psycopg import IsolationLevel
+from psycopg import IsolationLevel, sql
 
 from retweetctl.database import Connection
 from retweetctl.queries import load
@@ -28,6 +28,9 @@ CATCH_UP_WORK_MEM = "64MB"
 CATCH_UP_CHUNK_PAGES = 640
 # The largest block number a TID can hold: the open end of the last range.
 LAST_PAGE = 4_294_967_295
+
+
+RANGE = sql.SQL("WHERE ctid >= %(from)s::tid AND ctid < %(to)s::tid")
 
 
 class Progress(Protocol):
@@ -100,12 +103,18 @@ def _catch_up_locked(conn: Connection, progress: Progress | None = None) -> Catc
     if progress is not None:
         progress(0, total)
     deltas = new_cells = new_authors = new_retweeters = decreased = 0
-    for start in range(0, max(pages, 1), CATCH_UP_CHUNK_PAGES):
-        end = start + CATCH_UP_CHUNK_PAGES
-        row = conn.execute(
-            load("aggregate_catch_up"),
-            {"from": f"({start},0)", "to": f"({end if end < pages else LAST_PAGE},0)"},
-        ).fetchone()
+    # One statement when the deltas fit in one chunk (and on Citus, where the deltas table
+    # is distributed: its coordinator table has no pages, and no ctid means anything).
+    ranges = range(0, pages, CATCH_UP_CHUNK_PAGES) if pages > CATCH_UP_CHUNK_PAGES else [None]
+    for start in ranges:
+        if start is None:
+            statement = load("aggregate_catch_up").format(range=sql.SQL(""))
+            params = {}
+        else:
+            end = start + CATCH_UP_CHUNK_PAGES
+            statement = load("aggregate_catch_up").format(range=RANGE)
+            params = {"from": f"({start},0)", "to": f"({end if end < pages else LAST_PAGE},0)"}
+        row = conn.execute(statement, params).fetchone()
         assert row is not None
         counts = [int(v) for v in row]  # type: ignore[call-overload]
         deltas += counts[0]
