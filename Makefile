@@ -46,6 +46,7 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 bench: $(BENCH_STAMP)
 	$(BIN)/python bench/bench_merge.py
 	@if [ -f bench/bench_matrix.py ]; then $(BIN)/python bench/bench_matrix.py; fi
+	$(BIN)/python bench/bench_startup.py
 
 # The same against a target of 10M rows.
 bench-large: $(BENCH_STAMP)

@@ -20,10 +20,9 @@ def command_paths() -> list[tuple[str, str | None]]:
     found: list[tuple[str, str | None]] = []
 
     def walk(command, prefix: str) -> None:  # type: ignore[no-untyped-def]
-        subcommands = getattr(command, "commands", None)
-        if subcommands:
-            for name, sub in subcommands.items():
-                walk(sub, f"{prefix} {name}".strip())
+        if hasattr(command, "list_commands"):  # a group: the root loads its commands lazily
+            for name in command.list_commands(None):
+                walk(command.get_command(None, name), f"{prefix} {name}".strip())
         else:
             found.append((prefix, command.help))
 
