@@ -150,3 +150,30 @@ def test_only_big_batches_next_to_the_table_are_pruned(conn: Connection) -> None
         assert staged(conn) == 2
         batch.merge()
     assert ingest.PRUNE_MIN_ROWS > 1000 and 0 < ingest.PRUNE_MIN_FRACTION <= 1
+
+
+def test_small_merge_beside_a_big_staged_batch_reads_only_its_own_rows(db_url: str) -> None:
+    """Another session's uncommitted staged rows are neither merged nor read by a small merge."""
+    big_rows = [(1000 + i % 50, i + 1, 7) for i in range(60_000)]
+    with psycopg.connect(db_url) as other, psycopg.connect(db_url) as conn:
+        big = StagingBatch(other)
+        big.copy(big_rows)  # in flight: staged, not committed
+        with conn.transaction():
+            small = StagingBatch(conn)
+            small.copy([(5, 1, 50), (5, 2, 50)])
+            plan = "\n".join(
+                str(r[0])
+                for r in conn.execute(
+                    b"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT * FROM retweet_staging"
+                    b" WHERE batch_id = %s",
+                    (small.batch_id,),
+                )
+            )
+            assert "retweet_staging_batch_id_idx" in plan, plan
+            assert small.merge() == MergeResult(2, 2)
+        assert table(conn) == [(5, 1, 50), (5, 2, 50)]
+        assert big.merge() == MergeResult(60_000, 60_000)
+        other.commit()
+    with psycopg.connect(db_url) as check:
+        assert len(table(check)) == 60_002
+        assert staged(check) == 0
