@@ -304,7 +304,7 @@ class _FileLoader:
             on_reject = self._on_reject(result)
             with self.conn.transaction():
                 self.users_table_ready = False  # a rolled-back file takes the temp table with it
-                batch = StagingBatch(self.conn)
+                batch = StagingBatch(self.conn, bulk=True)
                 if result.format == "csv":
                     reader = CsvReader(stream, name, on_reject, on_progress)
                     try:
