@@ -10,6 +10,7 @@ import traceback
 
 import psycopg
 import typer
+from psycopg import errors
 
 from retweetctl import __version__
 from retweetctl.commands import db, fetch, load, matrix, watch
@@ -17,9 +18,6 @@ from retweetctl.commands.common import AppState
 from retweetctl.config import Secret
 from retweetctl.database import first_line
 from retweetctl.errors import ExitCode, RetweetctlError
-
-# SQLSTATE class 40: deadlock, serialization failure. Retrying later helps; the server is fine.
-TRANSACTION_ROLLBACK_CLASS = "40"
 
 app = typer.Typer(
     name="retweetctl",
@@ -108,24 +106,68 @@ def run(argv: list[str] | None = None) -> int:
     except RetweetctlError as exc:
         _error(exc.message)
         return exc.exit_code
-    except psycopg.OperationalError as exc:
-        if (exc.sqlstate or "").startswith(TRANSACTION_ROLLBACK_CLASS):
-            _error(
-                f"database conflict, the transaction in flight was rolled back; retry: {first_line(exc)}"
-            )
-            return ExitCode.TEMPORARY
-        _error(f"database unavailable: {first_line(exc)}")
-        return ExitCode.UNAVAILABLE
+    except psycopg.Error as exc:
+        code, message = database_failure(exc)
+        if code == ExitCode.SOFTWARE:
+            return _internal_error(exc, debug)
+        _error(message)
+        return code
     except BrokenPipeError:
         return _reader_gone()
     except Exception as exc:  # a bug: say so in one line, the traceback only with --debug
-        if debug:
-            sys.stderr.write(Secret.scrub("".join(traceback.format_exception(exc))))
-        _error(
-            f"internal error: {type(exc).__name__}: {first_line(exc)} (run with --debug for details)"
-        )
-        return ExitCode.SOFTWARE
+        return _internal_error(exc, debug)
     return ExitCode.OK
+
+
+# SQLSTATE class 40, by class: psycopg.errors has no common base for them.
+ROLLED_BACK = (errors.TransactionRollback, errors.DeadlockDetected, errors.SerializationFailure)
+
+
+def database_failure(exc: psycopg.Error) -> tuple[ExitCode, str]:
+    """The exit code and line for a database error, by psycopg.errors class."""
+    detail = first_line(exc)
+    if isinstance(exc, ROLLED_BACK):
+        return (
+            ExitCode.TEMPORARY,
+            f"database conflict, the transaction in flight was rolled back; retry: {detail}",
+        )
+    if isinstance(exc, errors.QueryCanceled):
+        return (
+            ExitCode.TEMPORARY,
+            "the server cancelled a statement (statement_timeout, or an administrator);"
+            f" the transaction in flight was rolled back; retry later, or raise the role's"
+            f" statement_timeout: {detail}",
+        )
+    if isinstance(exc, errors.LockNotAvailable):
+        return (
+            ExitCode.TEMPORARY,
+            f"a lock was not granted within the server's lock_timeout; retry later: {detail}",
+        )
+    if isinstance(exc, errors.IdleInTransactionSessionTimeout):
+        return (
+            ExitCode.TEMPORARY,
+            "the server closed the session after idle_in_transaction_session_timeout;"
+            f" the transaction in flight was rolled back; retry: {detail}",
+        )
+    if isinstance(exc, errors.InsufficientPrivilege):
+        return (
+            ExitCode.CONFIG,
+            "the database role lacks a right retweetctl needs (README: Configuration, shared"
+            f" server): {detail}",
+        )
+    if isinstance(exc, psycopg.OperationalError):
+        return ExitCode.UNAVAILABLE, f"database unavailable: {detail}"
+    return ExitCode.SOFTWARE, detail
+
+
+def _internal_error(exc: BaseException, debug: bool) -> int:
+    """A bug: say so in one line, the traceback only with --debug."""
+    if debug:
+        sys.stderr.write(Secret.scrub("".join(traceback.format_exception(exc))))
+    _error(
+        f"internal error: {type(exc).__name__}: {first_line(exc)} (run with --debug for details)"
+    )
+    return ExitCode.SOFTWARE
 
 
 def _reader_gone() -> int:
