@@ -184,9 +184,33 @@ def merge_rows(conn: Connection, rows: Iterable[Row], *, bulk: bool = False) -> 
 
 
 def upsert_users(conn: Connection, users: Iterable[User]) -> None:
-    """Record usernames; sorted by id so concurrent writers lock rows in the same order."""
+    """Record usernames in one statement, in id order (the last of a repeated id wins).
+
+    Every writer locks `users` rows in ascending id order, one sorted upsert per
+    transaction, so concurrent writers never wait on each other in a cycle.
+    """
     unique = {user[0]: user for user in users}
     if not unique:
         return
+    ordered = [unique[key] for key in sorted(unique)]
+    conn.execute(
+        load("upsert_users"),
+        {
+            "ids": [u[0] for u in ordered],
+            "usernames": [u[1] for u in ordered],
+            "names": [u[2] for u in ordered],
+        },
+    )
+
+
+def upsert_spooled_users(conn: Connection, first: Iterable[User], rest: Iterable[User]) -> None:
+    """upsert_users for more users than memory should hold: COPY to a temporary table, one sorted upsert."""
     with conn.cursor() as cur:
-        cur.executemany(load("upsert_users"), [unique[key] for key in sorted(unique)])
+        cur.execute(load("spooled_users_table"))
+        with cur.copy("COPY spooled_users (id, username, name) FROM STDIN") as copy:
+            for user in first:
+                copy.write_row(user)
+            for user in rest:
+                copy.write_row(user)
+        cur.execute(load("upsert_spooled_users"))
+        cur.execute("TRUNCATE spooled_users")
