@@ -3,7 +3,9 @@
 Each file is one transaction (one StagingBatch): a database error, or
 `strict` meeting a bad line, rolls that file back completely. Rows stream from
 the reader into COPY in bounded chunks, so memory stays flat; users are
-deduplicated per chunk and COPYed into a temporary table between chunks.
+deduplicated per chunk and COPYed into a temporary table between chunks, then
+written to `users` by one upsert in id order (every writer locks users rows in
+that one order, so a load beside fetches cannot deadlock).
 """
 
 from __future__ import annotations
@@ -316,6 +318,7 @@ class _FileLoader:
                     jsonl = JsonlReader(stream, name, on_reject, on_progress)
                     self._copy_jsonl(batch, jsonl.lines(), result)
                     result.records = jsonl.records
+                    result.users += self._upsert_users()
                 merged = batch.merge()
             result.seen, result.added = merged.seen, merged.added
         # with strict, this file's transaction is a savepoint: committed only with the last file
@@ -383,7 +386,7 @@ class _FileLoader:
 
         while not finished:
             batch.copy(chunk())
-            result.users += self._write_users(users)
+            self._stage_users(users)
             users.clear()
             if waiting:
                 assert waiting[0].retweeted_by is not None
@@ -396,10 +399,10 @@ class _FileLoader:
             return UNKNOWN
         return row[0]
 
-    def _write_users(self, users: dict[int, User]) -> int:
-        """COPY one deduplicated chunk of users into the temp table, then fill `users`."""
+    def _stage_users(self, users: dict[int, User]) -> None:
+        """COPY one deduplicated chunk of users into the temp table; _upsert_users writes them."""
         if not users:
-            return 0
+            return
         with self.conn.cursor() as cur:
             if not self.users_table_ready:
                 cur.execute(sql("load_users_table"))
@@ -407,6 +410,12 @@ class _FileLoader:
             with cur.copy("COPY load_users (id, username, name) FROM STDIN") as copy:
                 for user in users.values():
                     copy.write_row(user)
+
+    def _upsert_users(self) -> int:
+        """The file's users into `users`: one upsert in id order, so writers never deadlock."""
+        if not self.users_table_ready:
+            return 0
+        with self.conn.cursor() as cur:
             cur.execute(sql("load_upsert_users"))
             written = max(cur.rowcount, 0)
             cur.execute("TRUNCATE load_users")
