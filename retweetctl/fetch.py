@@ -44,9 +44,10 @@ FAILURE_OUTCOME: dict[str, tuple[str, ExitCode]] = {
     "unavailable": (ERROR, ExitCode.TEMPORARY),
     "malformed": (ERROR, ExitCode.TEMPORARY),
     "credentials": (UNAUTHORIZED, ExitCode.NO_PERMISSION),
+    "config": (ERROR, ExitCode.CONFIG),  # HTTP 400, a 404 from the lookup: fix the settings
 }
 # Failures after which no further call can succeed in this run.
-STOPPING_KINDS = frozenset({"rate_limited", "unavailable", "credentials"})
+STOPPING_KINDS = frozenset({"rate_limited", "unavailable", "credentials", "config"})
 # Severity for the run's exit code: credentials and config over temporary over success.
 SEVERITY = {ExitCode.OK: 0, ExitCode.TEMPORARY: 1, ExitCode.NO_PERMISSION: 2, ExitCode.CONFIG: 2}
 

@@ -198,3 +198,17 @@ def test_another_tools_schema_migrations_in_public_is_left_alone(empty_db_url: s
         assert conn.execute("SELECT version FROM public.schema_migrations").fetchall() == [
             ("20240101000000",)
         ]
+
+
+def test_statement_timeout_cancel_is_exit_75_with_a_clear_line(db_url: str, tmp_path: Path) -> None:
+    """The role's statement_timeout cancels a statement stuck behind another session's lock."""
+    database = psycopg.conninfo.conninfo_to_dict(db_url)["dbname"]
+    grant(db_url, f"ALTER DATABASE \"{database}\" SET statement_timeout = '1s'")
+    with psycopg.connect(db_url) as holder:
+        holder.execute("LOCK TABLE watched_tweets IN ACCESS EXCLUSIVE MODE")
+        result = cli_as(db_url, tmp_path, "watch", "add", "5")
+        holder.rollback()
+    assert result.returncode == ExitCode.TEMPORARY, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "statement_timeout" in lines[0], lines
+    assert "internal error" not in lines[0]
