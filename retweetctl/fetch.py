@@ -23,6 +23,7 @@ from retweetctl.errors import ExitCode, UsageError
 from retweetctl.ids import MAX_ID, parse_id_text
 from retweetctl.ingest import MergeResult, StagingBatch, upsert_spooled_users, upsert_users
 from retweetctl.queries import load
+from retweetctl.runaudit import run_audit
 from retweetctl.spool import PageSpool
 from retweetctl.xapi import ApiFailure, Missing, TweetGone, TweetInfo, XApi, batches
 
@@ -140,37 +141,14 @@ def run_fetch(
     ids = dict.fromkeys(tweet_ids)
     if include_watched:
         ids.update(dict.fromkeys(int(r[0]) for r in conn.execute(load("fetch_watched_ids"))))  # type: ignore[call-overload]
-    row = conn.execute(load("run_start"), {"command": "fetch"}).fetchone()
-    assert row is not None
-    result = FetchResult(run_id=int(row[0]))  # type: ignore[call-overload]
-    run = _Run(conn, api, result, limit, force, progress)
-    try:
+    with run_audit(conn, "fetch") as audit:
+        result = FetchResult(run_id=audit.id)
+        run = _Run(conn, api, result, limit, force, progress)
         run.all(list(ids))
-    except BaseException as exc:
-        # Interrupted (Ctrl-C, database gone): record it if the connection still works.
-        with contextlib.suppress(psycopg.Error):
-            conn.execute(
-                load("run_finish"),
-                {
-                    "run_id": result.run_id,
-                    "seen": None,
-                    "added": None,
-                    "status": "interrupted",
-                    "error": type(exc).__name__,
-                },
-            )
-        raise
-    status = "ok" if result.exit_code == ExitCode.OK else "failed"
-    conn.execute(
-        load("run_finish"),
-        {
-            "run_id": result.run_id,
-            "seen": None,
-            "added": None,
-            "status": status,
-            "error": result.error,
-        },
-    )
+        # fetch keeps seen/added current tweet by tweet: the audit leaves them as they are.
+        audit.error = result.error
+        if result.exit_code != ExitCode.OK:
+            audit.status = "failed"
     return result
 
 

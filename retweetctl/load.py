@@ -16,7 +16,7 @@ import stat
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, nullcontext, suppress
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, cast
@@ -38,6 +38,7 @@ from retweetctl.readers import (
     UnusableInput,
     sniff,
 )
+from retweetctl.runaudit import run_audit
 
 STDIN = "-"
 FORMATS = ("auto", "twarc", "csv")
@@ -212,59 +213,34 @@ def load_files(
     report = LoadReport()
     if conn.info.transaction_status == TransactionStatus.INTRANS:
         conn.commit()  # so each file's transaction below really commits
-    run_id = _start_run(conn)
     sink = RejectsSink(options.rejects, rejects_dir or Path.cwd())
     loader = _FileLoader(conn, options, sink, progress)
-    try:
-        check_inputs(names)
-        _check_rejects_is_no_input(options.rejects, names)
-        with conn.transaction() if options.strict else nullcontext():
-            for name in names:
-                result = LoadResult(input=name)
-                report.files.append(result)
-                loader.load(name, result, stdin)
-        for result in report.files:
-            result.committed = True
-    except (RetweetctlError, psycopg.Error, OSError) as exc:
-        if options.strict:
+    with run_audit(conn, "load") as audit:
+        try:
+            check_inputs(names)
+            _check_rejects_is_no_input(options.rejects, names)
+            with conn.transaction() if options.strict else nullcontext():
+                for name in names:
+                    result = LoadResult(input=name)
+                    report.files.append(result)
+                    loader.load(name, result, stdin)
             for result in report.files:
-                result.committed = False
-        cause: BaseException = exc
-        if isinstance(exc, OSError):  # reading an input failed after it was opened
-            name = report.files[-1].input if report.files else "an input"
-            cause = NoInputError(f"cannot read {name}: {exc.strerror or exc}")
-        _finish_run(conn, run_id, report, cause)
-        raise LoadAborted(cause, report) from exc
-    finally:
-        sink.close()
-    _finish_run(conn, run_id, report, None)
+                result.committed = True
+        except (RetweetctlError, psycopg.Error, OSError) as exc:
+            if options.strict:
+                for result in report.files:
+                    result.committed = False
+            cause: BaseException = exc
+            if isinstance(exc, OSError):  # reading an input failed after it was opened
+                name = report.files[-1].input if report.files else "an input"
+                cause = NoInputError(f"cannot read {name}: {exc.strerror or exc}")
+            audit.fail(cause)
+            raise LoadAborted(cause, report) from exc
+        finally:
+            sink.close()
+            total = report.total()
+            audit.seen, audit.added = total.seen, total.added
     return report
-
-
-def _start_run(conn: Connection) -> int:
-    with conn.transaction():
-        row = conn.execute(sql("run_start"), {"command": "load"}).fetchone()
-    assert row is not None and isinstance(row[0], int)
-    return row[0]
-
-
-def _finish_run(
-    conn: Connection, run_id: int, report: LoadReport, error: BaseException | None
-) -> None:
-    if conn.closed or conn.info.transaction_status != TransactionStatus.IDLE:
-        return  # the connection is broken; the run stays 'running' as the audit trail of that
-    total = report.total()
-    with suppress(psycopg.Error), conn.transaction():  # never hide the error that stopped the run
-        conn.execute(
-            sql("run_finish"),
-            {
-                "run_id": run_id,
-                "seen": total.seen,
-                "added": total.added,
-                "status": "ok" if error is None else "failed",
-                "error": None if error is None else str(error)[:1000],
-            },
-        )
 
 
 class _FileLoader:
