@@ -68,3 +68,25 @@ def test_spilled_users_are_upserted_once_each_last_name_wins(conn: Connection) -
             assert batch.merge() == MergeResult(4, 3)
     found = conn.execute("SELECT id, username, name FROM users ORDER BY id").fetchall()
     assert found == [(1, "a", None), (2, "b2", "Bee"), (3, "c", None), (5, "author", None)]
+
+
+def test_fetch_beside_a_load_in_flight_stores_exactly_its_rows(
+    fetch_cli: Fetch, fake_x: SandboxServer, db_url: str
+) -> None:
+    """Another session's big staged batch is neither merged nor removed by a fetch."""
+    users = [SandboxUser(500 + i, f"b{i}", "B") for i in range(20)]
+    fake_x.state.add(SandboxTweet(T1, ALICE, users))
+    with psycopg.connect(db_url) as loader:
+        batch = StagingBatch(loader, bulk=True)  # as load stages a file
+        batch.copy((9_000_000 + i % 97, i + 1, 5) for i in range(100_000))
+        result = fetch_cli(["fetch", str(T1)])
+        assert result.exit_code == 0, result.stderr
+        with psycopg.connect(db_url) as conn:
+            stored = conn.execute("SELECT tweet_id, count(*) FROM retweets GROUP BY 1").fetchall()
+            assert stored == [(T1, 20)]
+        staged = loader.execute("SELECT count(*) FROM retweet_staging").fetchone()
+        assert staged == (100_000,)
+        assert batch.merge() == MergeResult(100_000, 100_000)
+        loader.commit()
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM retweet_staging").fetchone() == (0,)
