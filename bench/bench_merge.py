@@ -39,6 +39,8 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from retweetctl import ingest
+from retweetctl.config import DEFAULT_SCHEMA
+from retweetctl.database import with_search_path
 from retweetctl.embedded import EmbeddedServer
 from retweetctl.ingest import StagingBatch, merge_rows
 from retweetctl.migrations import migrate
@@ -168,7 +170,8 @@ class Server:
     home: Path  # RETWEETCTL_HOME for the CLI runs
 
     def url(self, database: str) -> str:
-        return make_conninfo(self.admin_url, dbname=database)
+        # retweetctl's schema first, as its own connections have it (any server, not only ours).
+        return with_search_path(make_conninfo(self.admin_url, dbname=database), DEFAULT_SCHEMA)
 
     def admin(self) -> psycopg.Connection[tuple[object, ...]]:
         return psycopg.connect(self.admin_url, autocommit=True)
