@@ -10,9 +10,10 @@ count: the machine may be shared and absolute seconds noisy.
         [--methods retweetctl,django,...] [--json bench-results.json]
     python bench/bench_merge.py --beside-load [--beside-rows 10000000]
 
---beside-load times a small merge (one fetched tweet) on an idle server and
-beside another session holding a big staged batch uncommitted (a load in
-flight), with the staging index and with index scans off (the old design).
+--beside-load times a small merge (one fetched tweet) into an idle copy of the
+target and into a copy where another session holds a big staged batch
+uncommitted (a load in flight), merge by merge in turns, with the staging
+index and with index scans off (the old design).
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ BESIDE_GOAL = 2.0
 BULK_GOAL = 1.05
 TEMPLATE_DB = "rtc_bench_pristine"
 RUN_DB = "rtc_bench_run"
+IDLE_DB = "rtc_bench_idle"  # --beside-load: the copy no other session writes to
 # The checksum of a row: ((t * K1 + r) * K2 + a) mod P, summed; computed the same in SQL.
 K1, K2, P = 1_000_003, 1_000_033, (1 << 61) - 1
 MASK62 = (1 << 62) - 1
@@ -952,22 +954,33 @@ def targets(results: list[Result], rss: dict[str, object]) -> list[str]:
 # -- a small merge beside a load in flight ------------------------------------
 
 
-def _small_merges(url: str, universe: Universe, start: int, settings: Sequence[str]) -> list[float]:
-    """Seconds of SMALL_MERGE_REPEATS merges of SMALL_MERGE_ROWS new rows each, as fetch writes a tweet."""
-    seconds = []
-    with psycopg.connect(url) as conn:
-        for setting in settings:
-            conn.execute(f"SET {setting}")
-        conn.commit()
+def _small_merges(
+    urls: Sequence[str], universe: Universe, start: int, settings: Sequence[str]
+) -> list[list[float]]:
+    """Seconds of SMALL_MERGE_REPEATS merges of SMALL_MERGE_ROWS new rows into each database.
+
+    The databases take turns, merge by merge (the first one first, then the other
+    first): whatever else the machine is doing weighs on both alike.
+    """
+    seconds: list[list[float]] = [[] for _ in urls]
+    with contextlib.ExitStack() as stack:
+        conns = [stack.enter_context(psycopg.connect(url)) for url in urls]
+        for conn in conns:
+            for setting in settings:
+                conn.execute(f"SET {setting}")
+            conn.commit()
         # One more than measured: the first merge of a session warms caches and plans.
         for n in range(SMALL_MERGE_REPEATS + 1):
             first = start + n * SMALL_MERGE_ROWS
             rows = list(universe.rows(first, first + SMALL_MERGE_ROWS))
-            t0 = time.perf_counter()
-            result = merge_rows(conn, rows)
-            seconds.append(time.perf_counter() - t0)
-            assert result.added == SMALL_MERGE_ROWS, result
-    return seconds[1:]
+            turn = list(enumerate(conns))
+            for which, conn in turn if n % 2 else reversed(turn):
+                t0 = time.perf_counter()
+                result = merge_rows(conn, rows)
+                if n:
+                    seconds[which].append(time.perf_counter() - t0)
+                assert result.added == SMALL_MERGE_ROWS, result
+    return seconds
 
 
 class _LoadInFlight:
@@ -1011,31 +1024,29 @@ class _LoadInFlight:
 def bench_beside_load(
     server: Server, universe: Universe, target: int, rows: int, log: Callable[[str], None]
 ) -> list[str]:
-    """Small merges idle and beside `rows` staged rows of another session; lines of the report."""
+    """Small merges into an idle copy and beside `rows` staged rows of another session; report lines."""
     server.clone(TEMPLATE_DB, RUN_DB)
-    url = server.url(RUN_DB)
+    server.clone(TEMPLATE_DB, IDLE_DB)
+    urls = [server.url(IDLE_DB), server.url(RUN_DB)]
     # Index scans off: the plans of the old, unindexed staging (index upkeep of 100 rows aside).
     old_design = ("enable_indexscan = off", "enable_bitmapscan = off")
     # Fresh, never-stored rows for every merge: after the target and the load's rows.
     start = target * 2 + rows
     step = (SMALL_MERGE_REPEATS + 1) * SMALL_MERGE_ROWS
-    # Idle before and after the load in flight, so drift in the machine's load weighs on both.
-    idle_runs = _small_merges(url, universe, start, ())
-    idle_old = statistics.median(_small_merges(url, universe, start + step, old_design))
-    with _LoadInFlight(url, universe, target * 2, rows) as load_in_flight:
+    with _LoadInFlight(urls[1], universe, target * 2, rows) as load_in_flight:
         log(f"  another session staged {_count(rows)} rows in {load_in_flight.seconds:.1f} s")
-        beside = statistics.median(_small_merges(url, universe, start + 2 * step, ()))
-        beside_old = statistics.median(_small_merges(url, universe, start + 3 * step, old_design))
-    idle_runs += _small_merges(url, universe, start + 4 * step, ())
-    # The old design's idle figure from before only: after, it still scans the dead rows.
-    idle = statistics.median(idle_runs)
+        idle_runs, beside_runs = _small_merges(urls, universe, start, ())
+        idle_old_runs, beside_old_runs = _small_merges(urls, universe, start + step, old_design)
     server.drop(RUN_DB)
+    server.drop(IDLE_DB)
+    idle, beside = statistics.median(idle_runs), statistics.median(beside_runs)
+    idle_old, beside_old = statistics.median(idle_old_runs), statistics.median(beside_old_runs)
     ratio = beside / idle
     verdict = "met" if ratio <= BESIDE_GOAL else "MISSED"
     load_avg = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return [
-        f"small merge of {SMALL_MERGE_ROWS} rows into {_count(target)}; medians of"
-        f" {SMALL_MERGE_REPEATS} beside, {2 * SMALL_MERGE_REPEATS} idle (before and after);"
+        f"small merge of {SMALL_MERGE_ROWS} rows into {_count(target)}, medians of"
+        f" {SMALL_MERGE_REPEATS}, an idle copy and the busy one taking turns;"
         f" load average {load_avg}",
         f"idle: {idle * 1000:.1f} ms; beside {_count(rows)} staged rows of another session:"
         f" {beside * 1000:.1f} ms = {ratio:.2f}x idle (goal <= {BESIDE_GOAL}x): {verdict}",
