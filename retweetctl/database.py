@@ -57,7 +57,7 @@ def connect(settings: Settings, *, migrate_schema: bool = True) -> Connection:
     url = database_url(settings)
     schema = settings.schema
     try:
-        conn = _open(url, schema)
+        conn = _open(with_search_path(url, schema))
     except psycopg.OperationalError as exc:
         if settings.database_url is not None:
             raise _unavailable(url, exc) from None
@@ -65,7 +65,7 @@ def connect(settings: Settings, *, migrate_schema: bool = True) -> Connection:
         time.sleep(EMBEDDED_RETRY_DELAY_SECONDS)
         url = embedded_server(settings).ensure_running()
         try:
-            conn = _open(url, schema)
+            conn = _open(with_search_path(url, schema))
         except psycopg.OperationalError as again:
             raise _unavailable(url, again) from None
     if migrate_schema and not is_current(conn, schema):
@@ -73,9 +73,9 @@ def connect(settings: Settings, *, migrate_schema: bool = True) -> Connection:
     return conn
 
 
-def _open(url: str, schema: str) -> Connection:
+def _open(url: str) -> Connection:
     return psycopg.connect(
-        with_search_path(url, schema),
+        url,
         application_name=APPLICATION_NAME,
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
     )
