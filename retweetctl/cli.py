@@ -119,44 +119,46 @@ def run(argv: list[str] | None = None) -> int:
     return ExitCode.OK
 
 
-# SQLSTATE class 40, by class: psycopg.errors has no common base for them.
-ROLLED_BACK = (errors.TransactionRollback, errors.DeadlockDetected, errors.SerializationFailure)
+# Database errors by psycopg.errors class (not SQLSTATE prefixes: psycopg's classes
+# have no common base per SQLSTATE class), first match wins: exit code and wording.
+DATABASE_FAILURES: tuple[tuple[tuple[type[psycopg.Error], ...], ExitCode, str], ...] = (
+    (
+        (errors.TransactionRollback, errors.DeadlockDetected, errors.SerializationFailure),
+        ExitCode.TEMPORARY,
+        "database conflict, the transaction in flight was rolled back; retry",
+    ),
+    (
+        (errors.QueryCanceled,),
+        ExitCode.TEMPORARY,
+        "the server cancelled a statement (statement_timeout, or an administrator); the"
+        " transaction in flight was rolled back; retry later, or raise the role's statement_timeout",
+    ),
+    (
+        (errors.LockNotAvailable,),
+        ExitCode.TEMPORARY,
+        "a lock was not granted within the server's lock_timeout; retry later",
+    ),
+    (
+        (errors.IdleInTransactionSessionTimeout,),
+        ExitCode.TEMPORARY,
+        "the server closed the session after idle_in_transaction_session_timeout; the"
+        " transaction in flight was rolled back; retry",
+    ),
+    (
+        (errors.InsufficientPrivilege,),
+        ExitCode.CONFIG,
+        "the database role lacks a right retweetctl needs (README: Configuration, shared server)",
+    ),
+    ((psycopg.OperationalError,), ExitCode.UNAVAILABLE, "database unavailable"),
+)
 
 
 def database_failure(exc: psycopg.Error) -> tuple[ExitCode, str]:
-    """The exit code and line for a database error, by psycopg.errors class."""
+    """The exit code and line for a database error; SOFTWARE for one that means a bug."""
     detail = first_line(exc)
-    if isinstance(exc, ROLLED_BACK):
-        return (
-            ExitCode.TEMPORARY,
-            f"database conflict, the transaction in flight was rolled back; retry: {detail}",
-        )
-    if isinstance(exc, errors.QueryCanceled):
-        return (
-            ExitCode.TEMPORARY,
-            "the server cancelled a statement (statement_timeout, or an administrator);"
-            f" the transaction in flight was rolled back; retry later, or raise the role's"
-            f" statement_timeout: {detail}",
-        )
-    if isinstance(exc, errors.LockNotAvailable):
-        return (
-            ExitCode.TEMPORARY,
-            f"a lock was not granted within the server's lock_timeout; retry later: {detail}",
-        )
-    if isinstance(exc, errors.IdleInTransactionSessionTimeout):
-        return (
-            ExitCode.TEMPORARY,
-            "the server closed the session after idle_in_transaction_session_timeout;"
-            f" the transaction in flight was rolled back; retry: {detail}",
-        )
-    if isinstance(exc, errors.InsufficientPrivilege):
-        return (
-            ExitCode.CONFIG,
-            "the database role lacks a right retweetctl needs (README: Configuration, shared"
-            f" server): {detail}",
-        )
-    if isinstance(exc, psycopg.OperationalError):
-        return ExitCode.UNAVAILABLE, f"database unavailable: {detail}"
+    for classes, code, wording in DATABASE_FAILURES:
+        if isinstance(exc, classes):
+            return code, f"{wording}: {detail}"
     return ExitCode.SOFTWARE, detail
 
 
