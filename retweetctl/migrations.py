@@ -16,6 +16,7 @@ import psycopg
 from psycopg import errors, sql
 
 from retweetctl.config import DEFAULT_SCHEMA
+from retweetctl.distributed import distribute, has_workers
 from retweetctl.errors import ConfigError
 from retweetctl.queries import load, sql_dir
 
@@ -106,6 +107,10 @@ def _migrate(conn: Connection, schema: str) -> list[Migration]:
                 (migration.version, migration.name),
             )
             applied.append(migration)
+        if applied and applied[0].version == 1 and has_workers(conn):
+            # A new schema on a Citus coordinator: distributed while it is still empty.
+            # An existing database is moved only when asked: `retweetctl db distribute`.
+            distribute(conn)
     return applied
 
 
