@@ -17,8 +17,6 @@ from retweetctl.errors import ExitCode, RetweetctlError
 
 # The help layout of each command (the root uses click's plain one: see `app`).
 COMMAND_MARKUP_MODE: Any = "rich"
-# SQLSTATE class 40: deadlock, serialization failure. Retrying later helps; the server is fine.
-TRANSACTION_ROLLBACK_CLASS = "40"
 
 # Every command, imported only when it runs (or its own --help is asked): `--help` and
 # `--version` then cost what Typer and rich cost, not psycopg, tweepy and requests.
@@ -204,15 +202,13 @@ def _failed(exc: Exception, debug: bool) -> int:
 
     if isinstance(exc, BrokenPipeError):
         return _reader_gone()
-    if _is_operational_error(exc):
-        sqlstate = getattr(exc, "sqlstate", None)
-        if (sqlstate or "").startswith(TRANSACTION_ROLLBACK_CLASS):
-            _error(
-                f"database conflict, the transaction in flight was rolled back; retry: {first_line(exc)}"
-            )
-            return ExitCode.TEMPORARY
-        _error(f"database unavailable: {first_line(exc)}")
-        return ExitCode.UNAVAILABLE
+    if _is_database_error(exc):
+        from retweetctl.dberrors import database_failure
+
+        code, message = database_failure(exc)  # type: ignore[arg-type]
+        if code != ExitCode.SOFTWARE:
+            _error(message)
+            return code
     # A bug: say so in one line, the traceback only with --debug.
     if debug:
         sys.stderr.write(Secret.scrub("".join(traceback.format_exception(exc))))
@@ -222,13 +218,13 @@ def _failed(exc: Exception, debug: bool) -> int:
     return ExitCode.SOFTWARE
 
 
-def _is_operational_error(exc: Exception) -> bool:
-    """psycopg.OperationalError, without importing psycopg when no psycopg error occurred."""
+def _is_database_error(exc: Exception) -> bool:
+    """psycopg.Error, without importing psycopg when no psycopg error occurred."""
     if "psycopg" not in sys.modules:
         return False
     import psycopg
 
-    return isinstance(exc, psycopg.OperationalError)
+    return isinstance(exc, psycopg.Error)
 
 
 def _reader_gone() -> int:

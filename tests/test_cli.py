@@ -92,7 +92,9 @@ def test_db_url_leaves_the_password_out(cli, db_url: str) -> None:  # type: igno
     with_password = db_url.replace("postgres@", "postgres:An0therSecret@")
     result = cli(["db", "url"], RETWEETCTL_DATABASE_URL=with_password)
     assert result.exit_code == 0
-    assert result.stdout.strip() == db_url
+    # The same URL, plus the search_path that makes `retweets` resolve unqualified.
+    assert result.stdout.strip() == db_url + "&options=-c%20search_path%3Dretweetctl%2Cpublic"
+    assert "An0therSecret" not in result.stdout + result.stderr
 
 
 def test_a_deadlock_is_a_temporary_failure_not_an_outage(
