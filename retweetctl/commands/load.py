@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from retweetctl.commands.catching_up import catch_up_telling
 from retweetctl.commands.common import state, stderr_console, stdout_console
 from retweetctl.load import (
     FORMATS,
@@ -73,18 +74,22 @@ def command(
         except Exception as exc:
             raise typer.BadParameter(str(exc.args[-1]), param_hint="--author") from None
     show_progress = not quiet and not as_json and sys.stderr.isatty()
-    with state(ctx).connect() as conn, _progress(show_progress) as progress:
+    with state(ctx).connect() as conn:
         if author is not None and author_id is None:  # @name, as matrix --author takes it
             from retweetctl.matrix import resolve_users
 
             (author_id,) = resolve_users(conn, [author])
         options = LoadOptions(format=format, strict=strict, author=author_id, rejects=rejects)
-        try:
-            report = load_files(conn, files, options, progress=progress)
-        except LoadAborted as aborted:
-            if not quiet:
-                _print_report(aborted.report, as_json, error=aborted.message)
-            raise aborted.cause from None
+        with _progress(show_progress) as progress:
+            try:
+                report = load_files(conn, files, options, progress=progress)
+            except LoadAborted as aborted:
+                if not quiet:
+                    _print_report(aborted.report, as_json, error=aborted.message)
+                raise aborted.cause from None
+        # Fold the new rows into the matrix aggregate now, in its own transaction (the
+        # rows are committed already), so the next `matrix` has nothing to wait for.
+        catch_up_telling(conn, quiet=quiet)
     if not quiet:
         _print_report(report, as_json)
 
