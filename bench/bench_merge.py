@@ -91,8 +91,6 @@ LOAD_AVAILABLE = [False]
 
 # -- data -------------------------------------------------------------------
 
-# The benchmark's rows are plain triples (ingest.Row also allows the detailed Retweet).
-Row = tuple[int, int, int]
 
 
 def row_checksum(row: Row) -> int:
