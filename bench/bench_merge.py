@@ -92,7 +92,6 @@ LOAD_AVAILABLE = [False]
 # -- data -------------------------------------------------------------------
 
 
-
 def row_checksum(row: Row) -> int:
     tweet_id, retweeter_id, author_id = row
     return ((tweet_id * K1 + retweeter_id) * K2 + author_id) % P
