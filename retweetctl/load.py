@@ -100,7 +100,7 @@ class LoadResult:
         return {
             "input": self.input,
             "format": self.format,
-            "records": self.records,
+            "lines": self.records,  # input lines/rows read; "records" elsewhere means rows
             "seen": self.seen,
             "added": self.added,
             "users": self.users,
