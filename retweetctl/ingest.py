@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import psycopg
 
+from retweetctl import testpoint
 from retweetctl.database import Connection
 from retweetctl.queries import load
 
@@ -89,6 +90,7 @@ class StagingBatch:
         is not three ints in the bigint range raises psycopg.DataError, as
         the server did for text COPY, and nothing of the batch is merged.
         """
+        rows = testpoint.midway(rows, "copying")  # tests only: see retweetctl/testpoint.py
         count = 0
         batch = self.batch_id
         with (
@@ -118,6 +120,7 @@ class StagingBatch:
         self.seen += count
         if count >= PRUNE_MIN_ROWS and count >= PRUNE_MIN_FRACTION * self._stored_rows():
             self._prune()
+        testpoint.reached("copied")  # tests only: see retweetctl/testpoint.py
         return count
 
     def _stored_rows(self) -> float:
@@ -154,6 +157,7 @@ class StagingBatch:
             cur.execute(load("merge_staged"), params)
             added = max(cur.rowcount, 0)
             cur.execute("DELETE FROM retweet_staging WHERE batch_id = %(batch_id)s", params)
+        testpoint.reached("merged")  # tests only: see retweetctl/testpoint.py
         return MergeResult(seen=self.seen, added=added)
 
 
