@@ -169,17 +169,17 @@ USAGE_CAPPED = json.dumps(
      "detail": "Usage cap exceeded: Monthly product cap", "status": 429}).encode()  # fmt: skip
 RATE_LIMITED = json.dumps({"title": "Too Many Requests", "status": 429}).encode()
 RESET = str(int(time.time()) + 900)
-# name -> (fault on page 2 of tweet A, times, expected exit, stored of A: pages before, message)
-FAULTS: dict[str, tuple[Fault, int, int, str]] = {
+# name -> (fault on page 2 of tweet A, times, expected exit, words of the error; None: no error)
+FAULTS: dict[str, tuple[Fault, int, int, str | None]] = {
     "429": (Fault("", 429, RATE_LIMITED, {"x-rate-limit-reset": RESET}), 1, 75, "rate limit"),
     "429-usage-cap": (Fault("", 429, USAGE_CAPPED), 1, 75, "usage cap"),
-    "500-persistent": (Fault("", 500, b"{}"), 1000, 75, ""),
-    "503-once": (Fault("", 503, b""), 1, 0, ""),
-    "html-body": (Fault("", 200, HTML, content_type="text/html"), 1000, 75, ""),
-    "truncated-json": (Fault("", 200, b'{"data": [{"id": "1", "userna'), 1000, 75, ""),
-    "timeout": (Fault("", None, None, delay=3.0), 1000, 75, ""),
-    "401": (Fault("", 401, b'{"title": "Unauthorized"}'), 1, 77, ""),
-    "403": (Fault("", 403, b'{"title": "Forbidden"}'), 1, 77, ""),
+    "500-persistent": (Fault("", 500, b"{}"), 1000, 75, "http 500"),
+    "503-once": (Fault("", 503, b""), 1, 0, None),
+    "html-body": (Fault("", 200, HTML, content_type="text/html"), 1000, 75, "malformed"),
+    "truncated-json": (Fault("", 200, b'{"data": [{"id": "1", "userna'), 1000, 75, "malformed"),
+    "timeout": (Fault("", None, None, delay=3.0), 1000, 75, "in time"),
+    "401": (Fault("", 401, b'{"title": "Unauthorized"}'), 1, 77, "credentials (http 401)"),
+    "403": (Fault("", 403, b'{"title": "Forbidden"}'), 1, 77, "credentials (http 403)"),
 }
 
 
@@ -202,9 +202,10 @@ def test_x_api_fault_in_the_middle_of_a_paginated_tweet(
     if code == 0:  # a transient fault: retried, nothing lost
         assert first.exit_code == 0, first.stderr
         assert stored == set().union(*served.values())
+        assert len(sandbox.state.requests_to(path)) == 4  # pages 1, 2, 2 again, 3
     else:
         assert_one_line_error(first, [code])
-        assert message in first.stderr.lower()
+        assert message and message in first.stderr.lower(), first.stderr
         # The page received before the fault is true and merged; nothing beyond it.
         assert {row for row in stored if row[0] == 641} == page_one, len(stored)
     assert leaks({"stdout": first.stdout, "stderr": first.stderr}) == []
