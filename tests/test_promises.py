@@ -492,9 +492,9 @@ def test_matrix_output_leaves_no_half_file_when_a_write_fails(
         env=cli_env, capture_output=True, text=True, preexec_fn=small_files, timeout=120,
         check=False,
     )  # fmt: skip
-    assert done.returncode != 0
+    assert done.returncode == ExitCode.USAGE, done.stderr
     errors = [line for line in done.stderr.splitlines() if not line.startswith("writing ")]
-    assert len(errors) == 1 and errors[0].startswith("retweetctl: error: "), done.stderr
+    assert errors == [f"retweetctl: error: cannot write {target}: File too large"], done.stderr
     assert target.read_text() == "the previous export\n"  # untouched, never half written
     leftovers = [p.name for p in tmp_path.iterdir() if p.name not in ("home", "matrix.json")]
     assert leftovers == []  # no temporary file left behind
