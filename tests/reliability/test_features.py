@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -37,12 +36,6 @@ from tests.reliability.harness import (
 )
 
 STRESS_ROUNDS = 10
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    with SandboxServer() as server:
-        yield server
 
 
 def check_aggregate(env: dict[str, str], tmp_path: Path) -> None:

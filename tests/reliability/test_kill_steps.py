@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,12 +48,6 @@ from tests.reliability.steps import (
 )
 
 SEED = 20261201
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    with SandboxServer() as server:
-        yield server
 
 
 @dataclass
@@ -193,10 +187,16 @@ def scenario_for(
     return fetch_scenario(sandbox, cli_env)
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(3600)
+@pytest.mark.parametrize(
+    "every",
+    [False, pytest.param(True, marks=pytest.mark.stress)],
+    ids=["each-step-once", "stress-every-step-of-every-unit"],
+)
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_kill_9_at_each_step(
     name: str,
+    every: bool,
     pg_server: EmbeddedServer,
     sandbox: SandboxServer,
     cli_env: dict[str, str],
@@ -204,21 +204,5 @@ def test_kill_9_at_each_step(
     tmp_path: Path,
 ) -> None:
     scenario = scenario_for(name, tmp_path, cli_env, sandbox)
-    aims = scenario.aims(random.Random(f"{SEED}-{name}"), every=False)
-    run_aims(scenario, aims, db_url, pg_server, tmp_path)
-
-
-@pytest.mark.stress
-@pytest.mark.timeout(3600)
-@pytest.mark.parametrize("name", SCENARIOS)
-def test_stress_kill_9_at_every_step_of_every_unit(
-    name: str,
-    pg_server: EmbeddedServer,
-    sandbox: SandboxServer,
-    cli_env: dict[str, str],
-    db_url: str,
-    tmp_path: Path,
-) -> None:
-    scenario = scenario_for(name, tmp_path, cli_env, sandbox)
-    aims = scenario.aims(random.Random(SEED), every=True)
-    run_aims(scenario, aims, db_url, pg_server, tmp_path)
+    rng = random.Random(SEED if every else f"{SEED}-{name}")
+    run_aims(scenario, scenario.aims(rng, every), db_url, pg_server, tmp_path)
