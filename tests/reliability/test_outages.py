@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 import psycopg
@@ -70,6 +71,25 @@ def strike_mid_run(
     return data, proc.wait()
 
 
+def kill_postmaster(url: str, pid: int) -> None:
+    """kill -9 the postmaster, then wait until its orphaned backends have noticed and ended.
+
+    An orphaned backend may otherwise still take the stopped client's next statements
+    (even commit them): the outcome would depend on when it looks for its postmaster.
+    """
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'retweetctl'"
+        ).fetchall()
+    backends = [int(row[0]) for row in rows]
+    assert backends, "no retweetctl backend to orphan"
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while any(embedded._process_state(b) not in (None, "Z", "X") for b in backends):
+        assert time.monotonic() < deadline, "orphaned backends outlived their postmaster"
+        time.sleep(0.02)
+
+
 def converge(env: dict[str, str], tmp_path: Path, url: str, data) -> int:  # type: ignore[no-untyped-def]
     """The next, uninterrupted run succeeds and the table is the union of all batches; its added."""
     expected = set(data[0]) | set(data[1])
@@ -100,11 +120,7 @@ def test_embedded_server_kill_9_mid_merge_then_next_run_restarts_it(
 ) -> None:
     pid = own_server.status().pid
     assert pid is not None
-
-    def kill_postmaster() -> None:
-        os.kill(pid, signal.SIGKILL)
-
-    data, result = strike_mid_run(own_env, tmp_path, kill_postmaster)
+    data, result = strike_mid_run(own_env, tmp_path, lambda: kill_postmaster(own_url, pid))
     assert_one_line_error(result, OUTAGE_CODES, extra=[PAUSED])
     assert committed_batches(result.stdout) == [0]
     assert embedded._process_state(pid) in (None, "Z", "X")
@@ -172,7 +188,7 @@ def test_stress_outages_at_many_moments(
             pid = own_server.status().pid
             assert pid is not None
             env = own_env
-            blow = lambda pid=pid: os.kill(pid, signal.SIGKILL)  # noqa: E731
+            blow = lambda pid=pid, url=own_url: kill_postmaster(url, pid)  # noqa: E731
         else:
             env = dict(own_env, RETWEETCTL_DATABASE_URL=own_url)
             blow = lambda: restart(own_server, mode)  # noqa: E731
