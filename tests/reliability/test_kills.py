@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from retweetctl.errors import ExitCode
 from retweetctl.sandbox import SandboxServer
@@ -49,6 +51,19 @@ def test_eight_overlapping_merges_at_once(
     assert count(db_url, "retweet_staging") == 0
 
 
+@pytest.fixture
+def ctrl_c_works() -> Iterator[None]:
+    """Children start with SIGINT's default action even if this pytest ignores SIGINT.
+
+    A background `make test &` starts with SIGINT ignored, and an ignored signal stays
+    ignored across exec (Python then installs no KeyboardInterrupt handler); a handled one
+    is reset to the default. So handle it here while the test spawns its process.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def interrupt_at(proc: Proc, step: str, nth: int) -> CliResult:
     """Ctrl-C a process stopped at a pause point: SIGINT, then let it run to handle it."""
     wait_paused(proc, step, nth)
@@ -62,7 +77,7 @@ def pause_line(step: str, nth: int) -> str:
 
 
 def test_ctrl_c_mid_merge_is_a_quiet_exit_130_and_stores_nothing(
-    cli_env: dict[str, str], db_url: str, tmp_path: Path
+    cli_env: dict[str, str], db_url: str, tmp_path: Path, ctrl_c_works: None
 ) -> None:
     data = [[(100 + b, r, 7) for r in range(1, 2_001)] for b in range(2)]
     spec = write_spec(tmp_path / "spec.json", data)
@@ -77,7 +92,7 @@ def test_ctrl_c_mid_merge_is_a_quiet_exit_130_and_stores_nothing(
 
 
 def test_ctrl_c_of_fetch_mid_tweet_is_exit_130_and_the_run_is_recorded_interrupted(
-    cli_env: dict[str, str], db_url: str, tmp_path: Path
+    cli_env: dict[str, str], db_url: str, tmp_path: Path, ctrl_c_works: None
 ) -> None:
     with SandboxServer() as sandbox:
         served = add_tweets(sandbox, {661: (761, range(1, 151)), 662: (762, range(1, 251))})
@@ -94,7 +109,7 @@ def test_ctrl_c_of_fetch_mid_tweet_is_exit_130_and_the_run_is_recorded_interrupt
 
 
 def test_ctrl_c_of_load_mid_file_is_exit_130_and_keeps_the_files_before(
-    cli_env: dict[str, str], db_url: str, tmp_path: Path
+    cli_env: dict[str, str], db_url: str, tmp_path: Path, ctrl_c_works: None
 ) -> None:
     first = {(671, r, 771) for r in range(1, 1_001)}
     second = {(672, r, 772) for r in range(1, 1_001)}
