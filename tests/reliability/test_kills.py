@@ -96,11 +96,11 @@ def test_ctrl_c_of_fetch_mid_tweet_is_exit_130_and_the_run_is_recorded_interrupt
 ) -> None:
     with SandboxServer() as sandbox:
         served = add_tweets(sandbox, {661: (761, range(1, 151)), 662: (762, range(1, 251))})
-        env = pause_env(fetch_env(cli_env, sandbox), "copied", 3)  # 662's first page staged
+        env = pause_env(fetch_env(cli_env, sandbox), "copied", 2)  # 662 staged, not merged
         command = cli_command(["fetch", "--limit", "0", "661", "662"])
-        result = interrupt_at(spawn(command, env, tmp_path / "p"), "copied", 3)
+        result = interrupt_at(spawn(command, env, tmp_path / "p"), "copied", 2)
     assert result.exit_code == ExitCode.INTERRUPTED, result.stderr
-    assert result.stderr == pause_line("copied", 3)
+    assert result.stderr == pause_line("copied", 2)
     assert retweets(db_url) == served[661]  # the tweet before, nothing of the one in flight
     assert count(db_url, "retweet_staging") == 0
     with psycopg.connect(db_url) as conn:

@@ -238,12 +238,12 @@ def test_server_restart_mid_fetch(
         served = add_tweets(sandbox, {811: (911, range(1, 401)), 812: (912, range(1, 301))})
         env = fetch_env(dict(own_env, RETWEETCTL_DATABASE_URL=own_url), sandbox)
         command = cli_command(["fetch", "--limit", "0", "811", "812"])
-        proc = spawn(command, pause_env(env, "copied", 2), tmp_path / "p")
-        wait_paused(proc, "copied", 2)  # inside tweet 811: pages 1 and 2 staged, 3 and 4 to come
+        proc = spawn(command, pause_env(env, "copied", 1), tmp_path / "p")
+        wait_paused(proc, "copied", 1)  # tweet 811's 4 pages staged, not merged
         restart(own_server, mode)
         resume(proc)
         result = proc.wait()
-        assert_one_line_error(result, OUTAGE_CODES, extra=[pause_line("copied", 2)])
+        assert_one_line_error(result, OUTAGE_CODES, extra=[pause_line("copied", 1)])
         assert retweets(own_url) == set()  # nothing of the tweet in flight
         assert count(own_url, "retweet_staging") == 0
         final = spawn([*command, "--json"], env, tmp_path / "p").wait()
