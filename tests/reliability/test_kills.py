@@ -121,6 +121,9 @@ def test_ctrl_c_of_load_mid_file_is_exit_130_and_keeps_the_files_before(
     assert result.stderr == pause_line("copying", 2)
     assert retweets(db_url) == first  # each file is one transaction
     assert count(db_url, "retweet_staging") == 0
+    with psycopg.connect(db_url) as conn:
+        runs = conn.execute("SELECT status FROM fetch_runs").fetchall()
+    assert runs == [("interrupted",)]
 
 
 def test_reader_that_goes_away_is_not_an_error(cli_env: dict[str, str]) -> None:
