@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 import psycopg
 
+from retweetctl import testpoint
 from retweetctl.database import Connection
 from retweetctl.distributed import check_deltas, merge_feeds_deltas
 from retweetctl.queries import load
@@ -103,6 +104,7 @@ class StagingBatch:
         is not three ints in the bigint range raises psycopg.DataError, as
         the server did for text COPY, and nothing of the batch is merged.
         """
+        rows = testpoint.midway(rows, "copying")  # tests only: see retweetctl/testpoint.py
         count = timed = 0
         batch = self.batch_id
         with (
@@ -137,6 +139,7 @@ class StagingBatch:
             self.big = True
             pruned = self._hash_joined("prune_staged")
             self.timed -= int(pruned[0]) if pruned else 0  # type: ignore[call-overload]
+        testpoint.reached("copied")  # tests only: see retweetctl/testpoint.py
         return count
 
     def _stored_rows(self) -> float:
@@ -195,6 +198,7 @@ class StagingBatch:
             cur.execute(
                 "DELETE FROM retweet_staging WHERE batch_id = %(batch_id)s", params, prepare=False
             )
+        testpoint.reached("merged")  # tests only: see retweetctl/testpoint.py
         return MergeResult(seen=self.seen, added=added)
 
 

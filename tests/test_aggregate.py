@@ -276,10 +276,18 @@ def test_check_waits_for_a_running_catch_up(db_url: str, conn: Connection) -> No
     with psycopg.connect(db_url) as holder:
         holder.execute("SELECT pg_advisory_xact_lock(%s)", (CATCH_UP_LOCK_KEY,))
         result: list[bool] = []
+        pid = conn.info.backend_pid
         thread = threading.Thread(target=lambda: result.append(check(conn).ok))
         thread.start()
-        time.sleep(0.3)
-        assert result == []  # blocked behind the lock
+        # Blocked: the server shows check's backend waiting for the catch-up's advisory lock.
+        with psycopg.connect(db_url, autocommit=True) as watcher:
+            deadline = time.monotonic() + WAIT_SECONDS
+            while watcher.execute(
+                "SELECT wait_event_type, wait_event FROM pg_stat_activity WHERE pid = %s", (pid,)
+            ).fetchone() != ("Lock", "advisory"):
+                assert time.monotonic() < deadline and thread.is_alive(), result
+                time.sleep(0.02)
+        assert result == []
         holder.commit()
         thread.join()
     assert result == [True]

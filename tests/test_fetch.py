@@ -119,14 +119,23 @@ def test_limit_caps_retweeters_per_tweet(
 
 
 def test_default_limit_is_100_then_the_next_run_gets_no_more(
-    fetch_cli: Fetch, fake_x: SandboxServer
+    fetch_cli: Fetch, fake_x: SandboxServer, db_url: str
 ) -> None:
     fake_x.state.add(
         SandboxTweet(T1, ALICE, [SandboxUser(1000 + i, f"u{i}", "") for i in range(150)])
     )
     result = fetch_cli(["fetch", str(T1)])
+    assert result.exit_code == 0, result.stderr
     assert "100 of 100 records added" in result.stdout
     assert page_calls(fake_x, T1) == 1
+    stored = retweets(db_url, T1)
+    assert len(stored) == 100
+    # The next run with the default limit reads the same first page again: nothing new.
+    again = fetch_cli(["fetch", str(T1)])
+    assert again.exit_code == 0, again.stderr
+    assert "0 of 100 records added" in again.stdout
+    assert page_calls(fake_x, T1) == 2  # one page each run, never the second
+    assert retweets(db_url, T1) == stored
 
 
 def test_empty_page_with_next_token_does_not_end_pagination(
@@ -384,11 +393,15 @@ def test_garbage_body_fails_that_tweet_and_the_others_go_on(
     assert retweets(db_url, T2) == {USERS[1].id}
 
 
-def test_garbage_once_is_retried(fetch_cli: Fetch, fake_x: SandboxServer) -> None:
+def test_garbage_once_is_retried(fetch_cli: Fetch, fake_x: SandboxServer, db_url: str) -> None:
     fake_x.state.add(SandboxTweet(T1, ALICE, [USERS[0]]))
     fake_x.state.fault(Fault(r"^/2/tweets$", 200, b"<html>proxy</html>", content_type="text/html"))
     result = fetch_cli(["fetch", str(T1)])
     assert result.exit_code == 0, result.stderr
+    # The garbage lookup was asked again, and the answer that followed was used.
+    assert len(fake_x.state.requests_to(r"^/2/tweets$")) == 2
+    assert f"{T1} by @alice: 1 of 1 records added" in result.stdout
+    assert retweets(db_url, T1) == {USERS[0].id}
 
 
 @pytest.mark.parametrize(

@@ -144,16 +144,41 @@ def test_a_big_batch_is_pruned_of_stored_rows_with_the_same_result(
     assert staged(conn) == 0
 
 
-def test_only_big_batches_next_to_the_table_are_pruned(conn: Connection) -> None:
-    merge_rows(conn, [(1, 1, 1), (1, 2, 1)])
+def test_only_big_batches_next_to_the_table_are_pruned(
+    conn: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rule: pruned when the batch has PRUNE_MIN_ROWS rows and PRUNE_MIN_FRACTION of the
+    (estimated) table. The row floor is lowered to 10 so a 100-row table shows the rule."""
+    monkeypatch.setattr(ingest, "PRUNE_MIN_ROWS", 10)
+    assert ingest.PRUNE_MIN_FRACTION == 0.2
+    # The estimate the rule reads stays at 100 rows: no autovacuum ANALYZE in between.
+    conn.execute("ALTER TABLE retweets SET (autovacuum_enabled = off)")
+    merge_rows(conn, [(1, r, 1) for r in range(1, 101)])
     conn.execute("ANALYZE retweets")
     conn.commit()
-    with conn.transaction():
-        batch = StagingBatch(conn)
-        batch.copy([(1, 1, 1), (1, 3, 1)])  # below PRUNE_MIN_ROWS: staged as given
-        assert staged(conn) == 2
-        batch.merge()
-    assert ingest.PRUNE_MIN_ROWS > 1000 and 0 < ingest.PRUNE_MIN_FRACTION <= 1
+
+    def staged_after_copy(rows: list[tuple[int, int, int]]) -> int:
+        """Copy rows (the first half already stored) and count what staging keeps."""
+        with conn.transaction():
+            batch = StagingBatch(conn)
+            batch.copy(rows)
+            left = staged(conn)
+            batch.merge()
+        return left
+
+    tweets = iter(range(2, 100))
+
+    def batch(size: int) -> list[tuple[int, int, int]]:
+        """size rows, the first half stored already, the rest on a tweet of their own."""
+        half, tweet = size // 2, next(tweets)
+        return [(1, r, 1) for r in range(1, half + 1)] + [
+            (tweet, r, 1) for r in range(1, size - half + 1)
+        ]
+
+    assert staged_after_copy(batch(19)) == 19  # 19% of the table: staged as given
+    assert staged_after_copy(batch(20)) == 10  # 20%: the 10 stored rows pruned
+    monkeypatch.setattr(ingest, "PRUNE_MIN_ROWS", 21)
+    assert staged_after_copy(batch(20)) == 20  # 20%, but under the floor: staged as given
 
 
 def times(conn: Connection) -> list[tuple[object, ...]]:

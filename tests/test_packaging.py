@@ -7,12 +7,17 @@ import sys
 import zipfile
 from pathlib import Path
 
+import psycopg
+
+from retweetctl.migrations import available_migrations
 from tests.conftest import user_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_wheel_ships_sql_and_works_without_the_source_tree(tmp_path: Path, db_url: str) -> None:
+def test_wheel_ships_sql_and_works_without_the_source_tree(
+    tmp_path: Path, empty_db_url: str
+) -> None:
     subprocess.run(
         [
             sys.executable,
@@ -56,7 +61,7 @@ def test_wheel_ships_sql_and_works_without_the_source_tree(tmp_path: Path, db_ur
     env = user_env()
     env.update(
         PYTHONPATH=str(target),
-        RETWEETCTL_DATABASE_URL=db_url,
+        RETWEETCTL_DATABASE_URL=empty_db_url,
         RETWEETCTL_HOME=str(tmp_path / "home"),
     )
     code = (
@@ -80,3 +85,20 @@ def test_wheel_ships_sql_and_works_without_the_source_tree(tmp_path: Path, db_ur
         cwd=tmp_path,
     )
     assert started.returncode == 0, started.stderr
+    # The database was empty: every migration ran from the wheel's SQL files.
+    with psycopg.connect(empty_db_url) as conn:
+        versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY 1")]
+    assert versions == [m.version for m in available_migrations()]
+    # And the merge's statements too: a load through the installed package.
+    loaded = subprocess.run(
+        [sys.executable, "-m", "retweetctl", "load", "--json", "-"],
+        env=env,
+        input="tweet_id,retweeter_id,author_id\n5,6,7\n5,8,7\n",
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    with psycopg.connect(empty_db_url) as conn:
+        stored = conn.execute("SELECT tweet_id, retweeter_id, author_id FROM retweets ORDER BY 2")
+        assert stored.fetchall() == [(5, 6, 7), (5, 8, 7)]

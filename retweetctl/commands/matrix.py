@@ -237,9 +237,11 @@ def _atomic(path: Path) -> Iterator[TextIO]:
             yield stream
         os.chmod(scratch, FILE_MODE & ~_umask())
         os.replace(scratch, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(scratch)
+        if isinstance(exc, OSError):  # a full disk or a file-size limit: FILE is untouched
+            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise
 
 

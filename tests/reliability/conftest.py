@@ -12,6 +12,7 @@ import pytest
 from psycopg import sql
 
 from retweetctl.embedded import EmbeddedServer
+from retweetctl.sandbox import SandboxServer
 from tests.conftest import user_env
 
 
@@ -49,6 +50,13 @@ def own_url(own_server: EmbeddedServer) -> str:
         conn.execute("DELETE FROM retweets")
         conn.execute("DELETE FROM retweet_staging")
     return url
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    """The sandbox X API on 127.0.0.1, empty: tests add tweets and faults."""
+    with SandboxServer() as server:
+        yield server
 
 
 def restart(server: EmbeddedServer, mode: str) -> None:

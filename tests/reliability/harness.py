@@ -1,5 +1,7 @@
 """Tools to do to retweetctl what cron, the network and users do: overlap, kill -9, secrets.
 
+To strike at a step of a transaction, see steps.py (and README.md here).
+
 Processes write stdout/stderr to files, not pipes: a test that kills or waits on many
 processes at once never deadlocks on a full pipe, and can watch a process's output
 while it runs (to strike at a chosen moment).
@@ -9,11 +11,9 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,17 +71,6 @@ class Proc:
             os.kill(self.popen.pid, signal.SIGKILL)
         self.popen.wait(timeout=PROCESS_TIMEOUT_SECONDS)
 
-    def wait_for_output(self, text: str, timeout: float = 60.0) -> bool:
-        """Wait until stdout contains text; False if the process ended first."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in self.stdout:
-                return True
-            if self.popen.poll() is not None:
-                return text in self.stdout
-            time.sleep(POLL_SECONDS)
-        raise AssertionError(f"no {text!r} on stdout within {timeout}s: {self.popen.args}")
-
 
 _counter = iter(range(10**9))
 
@@ -137,16 +126,9 @@ def run_batched(
     return results
 
 
-def kill_points(seed: int, count: int, low: float, high: float) -> list[float]:
-    """Seeded delays in seconds at which to kill: the same points on every run of a seed."""
-    rng = random.Random(seed)
-    return [round(rng.uniform(low, high), 3) for _ in range(count)]
-
-
-def write_spec(
-    path: Path, batches: list[list[tuple[int, int, int]]], row_delay: float = 0.0, every: int = 1000
-) -> Path:
-    path.write_text(json.dumps({"batches": batches, "row_delay": row_delay, "every": every}))
+def write_spec(path: Path, batches: list[list[tuple[int, int, int]]]) -> Path:
+    """The batches merge_worker.py merges, one transaction each."""
+    path.write_text(json.dumps({"batches": batches}))
     return path
 
 

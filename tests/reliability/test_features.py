@@ -8,20 +8,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
-from functools import partial
 from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
 
-from retweetctl.embedded import EmbeddedServer
 from retweetctl.errors import ExitCode
 from retweetctl.sandbox import Fault, SandboxServer
-from tests.conftest import TEMPLATE_DATABASE, CliResult, scratch_database
 from tests.reliability.features import (
     PAGE,
     Row,
@@ -35,25 +29,13 @@ from tests.reliability.harness import (
     assert_one_line_error,
     cli_command,
     count,
-    kill_points,
     leaks,
     retweets,
     run_all,
     spawn,
 )
 
-SEED = 4242
-# Kill points per command in CI (the issue asks for at least 20); make stress runs more.
-KILLS = 20
-STRESS_KILLS = 100
-LANES = 2
 STRESS_ROUNDS = 10
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    with SandboxServer() as server:
-        yield server
 
 
 def check_aggregate(env: dict[str, str], tmp_path: Path) -> None:
@@ -169,139 +151,7 @@ def test_two_watched_fetches_overlap_one_stuck_on_a_slow_api(
     check_aggregate(env, tmp_path)
 
 
-# -- kill -9 ------------------------------------------------------------------------
-
-
-def kill_chain(
-    command: list[str],
-    env: dict[str, str],
-    tmp_path: Path,
-    seed: int,
-    kills: int,
-    check,  # type: ignore[no-untyped-def]
-) -> Iterator[CliResult]:
-    """Run command, kill -9 it at each seeded point and check; then run it to the end."""
-    # Start-up (imports, connect) takes ~0.4 s: earlier kills would test nothing.
-    for delay in kill_points(seed, kills, 0.4, 1.4):
-        proc = spawn(command, env, tmp_path / "p", cwd=tmp_path)
-        time.sleep(delay)
-        proc.kill()
-        check()
-        yield CliResult(-9, proc.stdout, proc.stderr)
-
-
-def in_lanes(pg_server: EmbeddedServer, tmp_path: Path, kills: int, run) -> None:  # type: ignore[no-untyped-def]
-    """Split the kill points over LANES chains run side by side, each on its own database.
-
-    The chains mostly sleep until their next kill, so lanes halve the wall time.
-    """
-    with ExitStack() as stack, ThreadPoolExecutor(LANES) as pool:
-        futures = []
-        for lane in range(LANES):
-            url = stack.enter_context(scratch_database(pg_server, "kill", TEMPLATE_DATABASE))
-            lane_path = tmp_path / f"lane{lane}"
-            lane_path.mkdir()
-            futures.append(pool.submit(run, url, lane_path, SEED + lane, kills // LANES))
-        for future in futures:
-            future.result()
-
-
-def test_kill_9_of_load_at_seeded_moments(
-    pg_server: EmbeddedServer, cli_env: dict[str, str], tmp_path: Path
-) -> None:
-    in_lanes(pg_server, tmp_path, KILLS, partial(run_kill_9_of_load, cli_env))
-
-
-def run_kill_9_of_load(
-    cli_env: dict[str, str], db_url: str, tmp_path: Path, seed: int, kills: int
-) -> None:
-    cli_env = dict(cli_env, RETWEETCTL_DATABASE_URL=db_url)
-    # Each file is one transaction: after a kill the table is the union of the first k files.
-    units = [
-        {(620 + f, r, 720 + f % 2) for r in range(f * 10_000 + 1, f * 10_000 + 20_001)}
-        for f in range(4)
-    ]
-    files = [write_csv(tmp_path / f"f{i}.csv", rows) for i, rows in enumerate(units[:2])]
-    files += [write_twarc(tmp_path / f"f{i}.jsonl", rows, 500) for i, rows in enumerate(units[2:])]
-    prefixes = [set().union(*units[:k]) for k in range(len(units) + 1)]
-    command = cli_command(["load", "--quiet", *map(str, files)])
-
-    def check() -> None:
-        stored = retweets(db_url)
-        assert stored in prefixes  # whole files only
-        assert count(db_url, "retweet_staging") == 0
-        print(f"kill left {prefixes.index(stored)} of {len(units)} files")
-
-    for _ in kill_chain(command, cli_env, tmp_path, seed, kills, check):
-        clear(db_url)
-    stored_before = retweets(db_url)
-    final = spawn(cli_command(["load", "--json", *map(str, files)]), cli_env, tmp_path / "p",
-                  cwd=tmp_path).wait()  # fmt: skip
-    assert final.exit_code == 0, final.stderr
-    assert retweets(db_url) == prefixes[-1]
-    assert reported_added(final.stdout) == len(prefixes[-1] - stored_before)
-    check_aggregate(cli_env, tmp_path)
-
-
-def test_kill_9_of_fetch_at_seeded_moments(
-    pg_server: EmbeddedServer, sandbox: SandboxServer, cli_env: dict[str, str], tmp_path: Path
-) -> None:
-    in_lanes(pg_server, tmp_path, KILLS, partial(run_kill_9_of_fetch, sandbox, cli_env))
-
-
-def run_kill_9_of_fetch(
-    sandbox: SandboxServer,
-    cli_env: dict[str, str],
-    db_url: str,
-    tmp_path: Path,
-    seed: int,
-    kills: int,
-) -> None:
-    cli_env = dict(cli_env, RETWEETCTL_DATABASE_URL=db_url)
-    tweets = {630 + t: (730 + t % 2, range(t * 50 + 1, t * 50 + 301)) for t in range(5)}
-    served = add_tweets(sandbox, tweets)
-    # Every page takes a while, so the kills land mid-tweet as well as between tweets.
-    sandbox.state.fault(Fault(path=r"/retweets$", status=None, delay=0.04, times=10**6))
-    env = fetch_env(cli_env, sandbox)
-    command = cli_command(["fetch", "--limit", "0", "--quiet", *map(str, tweets)])
-
-    def check() -> None:
-        stored = retweets(db_url)
-        for tweet_id, rows in served.items():
-            mine = {row for row in stored if row[0] == tweet_id}
-            assert mine in (set(), rows), (tweet_id, len(mine), len(rows))  # whole tweets only
-        assert count(db_url, "retweet_staging") == 0
-        whole = sum(1 for t in served if (t, min(tweets[t][1]), tweets[t][0]) in stored)
-        print(f"kill left {whole} of {len(served)} tweets")
-
-    chain = kill_chain(command, env, tmp_path, seed + 100, kills, check)
-    for number, _ in enumerate(chain):
-        if number % 2:  # half the chain starts from what the killed runs left
-            clear(db_url)
-    stored_before = retweets(db_url)
-    final = spawn(cli_command(["fetch", "--limit", "0", "--json", *map(str, tweets)]), env,
-                  tmp_path / "p").wait()  # fmt: skip
-    assert final.exit_code == 0, final.stderr
-    expected = set().union(*served.values())
-    assert retweets(db_url) == expected
-    assert reported_added(final.stdout) == len(expected - stored_before)
-    check_aggregate(env, tmp_path)
-
-
-@pytest.mark.stress
-@pytest.mark.timeout(3600)
-def test_stress_kill_9_of_load(
-    pg_server: EmbeddedServer, cli_env: dict[str, str], tmp_path: Path
-) -> None:
-    in_lanes(pg_server, tmp_path, STRESS_KILLS, partial(run_kill_9_of_load, cli_env))
-
-
-@pytest.mark.stress
-@pytest.mark.timeout(3600)
-def test_stress_kill_9_of_fetch(
-    pg_server: EmbeddedServer, sandbox: SandboxServer, cli_env: dict[str, str], tmp_path: Path
-) -> None:
-    in_lanes(pg_server, tmp_path, STRESS_KILLS, partial(run_kill_9_of_fetch, sandbox, cli_env))
+# kill -9 of load and fetch at each step of a transaction: test_kill_steps.py
 
 
 # -- X API faults in the middle of a paginated tweet --------------------------------
@@ -312,17 +162,17 @@ USAGE_CAPPED = json.dumps(
      "detail": "Usage cap exceeded: Monthly product cap", "status": 429}).encode()  # fmt: skip
 RATE_LIMITED = json.dumps({"title": "Too Many Requests", "status": 429}).encode()
 RESET = str(int(time.time()) + 900)
-# name -> (fault on page 2 of tweet A, times, expected exit, stored of A: pages before, message)
-FAULTS: dict[str, tuple[Fault, int, int, str]] = {
+# name -> (fault on page 2 of tweet A, times, expected exit, words of the error; None: no error)
+FAULTS: dict[str, tuple[Fault, int, int, str | None]] = {
     "429": (Fault("", 429, RATE_LIMITED, {"x-rate-limit-reset": RESET}), 1, 75, "rate limit"),
     "429-usage-cap": (Fault("", 429, USAGE_CAPPED), 1, 75, "usage cap"),
-    "500-persistent": (Fault("", 500, b"{}"), 1000, 75, ""),
-    "503-once": (Fault("", 503, b""), 1, 0, ""),
-    "html-body": (Fault("", 200, HTML, content_type="text/html"), 1000, 75, ""),
-    "truncated-json": (Fault("", 200, b'{"data": [{"id": "1", "userna'), 1000, 75, ""),
-    "timeout": (Fault("", None, None, delay=3.0), 1000, 75, ""),
-    "401": (Fault("", 401, b'{"title": "Unauthorized"}'), 1, 77, ""),
-    "403": (Fault("", 403, b'{"title": "Forbidden"}'), 1, 77, ""),
+    "500-persistent": (Fault("", 500, b"{}"), 1000, 75, "http 500"),
+    "503-once": (Fault("", 503, b""), 1, 0, None),
+    "html-body": (Fault("", 200, HTML, content_type="text/html"), 1000, 75, "malformed"),
+    "truncated-json": (Fault("", 200, b'{"data": [{"id": "1", "userna'), 1000, 75, "malformed"),
+    "timeout": (Fault("", None, None, delay=3.0), 1000, 75, "in time"),
+    "401": (Fault("", 401, b'{"title": "Unauthorized"}'), 1, 77, "credentials (http 401)"),
+    "403": (Fault("", 403, b'{"title": "Forbidden"}'), 1, 77, "credentials (http 403)"),
 }
 
 
@@ -345,9 +195,10 @@ def test_x_api_fault_in_the_middle_of_a_paginated_tweet(
     if code == 0:  # a transient fault: retried, nothing lost
         assert first.exit_code == 0, first.stderr
         assert stored == set().union(*served.values())
+        assert len(sandbox.state.requests_to(path)) == 4  # pages 1, 2, 2 again, 3
     else:
         assert_one_line_error(first, [code])
-        assert message in first.stderr.lower()
+        assert message and message in first.stderr.lower(), first.stderr
         # The page received before the fault is true and merged; nothing beyond it.
         assert {row for row in stored if row[0] == 641} == page_one, len(stored)
     assert leaks({"stdout": first.stdout, "stderr": first.stderr}) == []

@@ -1,82 +1,35 @@
-"""The CLI process itself killed (kill -9, Ctrl-C) or cut off (`| head`) at random moments.
+"""The CLI process itself interrupted (Ctrl-C), cut off (`| head`), or run 8 at once.
 
-After a kill -9 at any point the table holds exactly the batches whose merge
-committed, the staging table holds nothing that changes a later count, and the
-next run adds exactly the rest.
+kill -9 at each step of a transaction: test_kill_steps.py. Interruptions here are
+aimed at a pause point (retweetctl/testpoint.py) the process has reached.
 """
 
 from __future__ import annotations
 
 import signal
 import subprocess
-import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from retweetctl.errors import ExitCode
-from tests.conftest import run_cli
+from retweetctl.sandbox import SandboxServer
+from tests.conftest import CliResult, run_cli
+from tests.reliability.features import add_tweets, fetch_env, write_csv, write_twarc
 from tests.reliability.harness import (
+    Proc,
     added_total,
     cli_command,
-    committed_batches,
     count,
-    kill_points,
     retweets,
     run_all,
     spawn,
     worker_command,
     write_spec,
 )
-
-SEED = 20261127
-Rows = list[tuple[int, int, int]]
-
-
-def overlapping_batches(number: int = 5, size: int = 2_000) -> list[Rows]:
-    """Batches over two tweets whose retweeter ranges overlap by half."""
-    return [
-        [(100 + b % 2, r, 7) for r in range(1 + b * size // 2, 1 + b * size // 2 + size)]
-        for b in range(number)
-    ]
-
-
-def kill_and_check(cli_env: dict[str, str], db_url: str, tmp_path: Path, delay: float) -> None:
-    data = overlapping_batches()
-    before = retweets(db_url)
-    spec = write_spec(tmp_path / f"spec{delay}.json", data, row_delay=0.01, every=200)
-    proc = spawn(worker_command(["merge", str(spec)]), cli_env, tmp_path / "p")
-    time.sleep(delay)
-    proc.kill()
-    printed = committed_batches(proc.stdout)
-    stored = retweets(db_url) - before
-    # A kill between COMMIT and the print leaves one more batch stored than printed.
-    candidates = [set().union(*map(set, data[: len(printed) + extra])) - before for extra in (0, 1)]
-    assert stored in candidates, (delay, printed, len(stored))
-    assert count(db_url, "retweet_staging") == 0
-    full = write_spec(tmp_path / "full.json", data)
-    result = spawn(worker_command(["merge", str(full)]), cli_env, tmp_path / "p").wait()
-    assert result.exit_code == 0, result.stderr
-    added = added_total(result.stdout)
-    expected = set().union(*map(set, data))
-    assert retweets(db_url) == before | expected
-    assert added == len(expected - before - stored)
-
-
-@pytest.mark.parametrize("delay", kill_points(SEED, 6, 0.2, 2.0))
-def test_kill_9_of_a_merging_process(
-    cli_env: dict[str, str], db_url: str, tmp_path: Path, delay: float
-) -> None:
-    kill_and_check(cli_env, db_url, tmp_path, delay)
-
-
-@pytest.mark.stress
-@pytest.mark.timeout(1800)
-@pytest.mark.parametrize("delay", kill_points(SEED + 1, 60, 0.1, 2.5))
-def test_stress_kill_9_of_a_merging_process(
-    cli_env: dict[str, str], db_url: str, tmp_path: Path, delay: float
-) -> None:
-    kill_and_check(cli_env, db_url, tmp_path, delay)
+from tests.reliability.steps import pause_env, resume, wait_paused
 
 
 def test_eight_overlapping_merges_at_once(
@@ -98,19 +51,79 @@ def test_eight_overlapping_merges_at_once(
     assert count(db_url, "retweet_staging") == 0
 
 
-def test_ctrl_c_mid_merge_is_a_quiet_exit_130_and_stores_nothing(
-    cli_env: dict[str, str], db_url: str, tmp_path: Path
-) -> None:
-    data = overlapping_batches(2, 20_000)
-    spec = write_spec(tmp_path / "spec.json", data, row_delay=0.05, every=1_000)
-    proc = spawn(worker_command(["merge", str(spec)]), cli_env, tmp_path / "p")
-    assert proc.wait_for_output("copying 1")
+@pytest.fixture
+def ctrl_c_works() -> Iterator[None]:
+    """Children start with SIGINT's default action even if this pytest ignores SIGINT.
+
+    A background `make test &` starts with SIGINT ignored, and an ignored signal stays
+    ignored across exec (Python then installs no KeyboardInterrupt handler); a handled one
+    is reset to the default. So handle it here while the test spawns its process.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def interrupt_at(proc: Proc, step: str, nth: int) -> CliResult:
+    """Ctrl-C a process stopped at a pause point: SIGINT, then let it run to handle it."""
+    wait_paused(proc, step, nth)
     proc.popen.send_signal(signal.SIGINT)
-    result = proc.wait()
+    resume(proc)
+    return proc.wait()
+
+
+def pause_line(step: str, nth: int) -> str:
+    return f"retweetctl-test-pause {step} {nth}\n"
+
+
+def test_ctrl_c_mid_merge_is_a_quiet_exit_130_and_stores_nothing(
+    cli_env: dict[str, str], db_url: str, tmp_path: Path, ctrl_c_works: None
+) -> None:
+    data = [[(100 + b, r, 7) for r in range(1, 2_001)] for b in range(2)]
+    spec = write_spec(tmp_path / "spec.json", data)
+    env = pause_env(cli_env, "copying", 2)  # the second batch's COPY is open
+    proc = spawn(worker_command(["merge", str(spec)]), env, tmp_path / "p")
+    result = interrupt_at(proc, "copying", 2)
     assert result.exit_code == ExitCode.INTERRUPTED, result.stderr
-    assert result.stderr == ""  # the user pressed Ctrl-C: no traceback, nothing to explain
+    # The user pressed Ctrl-C: no traceback, nothing to explain (only the test's pause line).
+    assert result.stderr == pause_line("copying", 2)
     assert retweets(db_url) == set(data[0])
     assert count(db_url, "retweet_staging") == 0
+
+
+def test_ctrl_c_of_fetch_mid_tweet_is_exit_130_and_the_run_is_recorded_interrupted(
+    cli_env: dict[str, str], db_url: str, tmp_path: Path, ctrl_c_works: None
+) -> None:
+    with SandboxServer() as sandbox:
+        served = add_tweets(sandbox, {661: (761, range(1, 151)), 662: (762, range(1, 251))})
+        env = pause_env(fetch_env(cli_env, sandbox), "copied", 2)  # 662 staged, not merged
+        command = cli_command(["fetch", "--limit", "0", "661", "662"])
+        result = interrupt_at(spawn(command, env, tmp_path / "p"), "copied", 2)
+    assert result.exit_code == ExitCode.INTERRUPTED, result.stderr
+    assert result.stderr == pause_line("copied", 2)
+    assert retweets(db_url) == served[661]  # the tweet before, nothing of the one in flight
+    assert count(db_url, "retweet_staging") == 0
+    with psycopg.connect(db_url) as conn:
+        runs = conn.execute("SELECT status, error, finished_at IS NOT NULL FROM fetch_runs")
+        assert runs.fetchall() == [("interrupted", "KeyboardInterrupt", True)]
+
+
+def test_ctrl_c_of_load_mid_file_is_exit_130_and_keeps_the_files_before(
+    cli_env: dict[str, str], db_url: str, tmp_path: Path, ctrl_c_works: None
+) -> None:
+    first = {(671, r, 771) for r in range(1, 1_001)}
+    second = {(672, r, 772) for r in range(1, 1_001)}
+    files = [write_csv(tmp_path / "a.csv", first), write_twarc(tmp_path / "b.jsonl", second)]
+    env = pause_env(cli_env, "copying", 2)  # the second file's COPY is open
+    command = cli_command(["load", *map(str, files)])
+    result = interrupt_at(spawn(command, env, tmp_path / "p", cwd=tmp_path), "copying", 2)
+    assert result.exit_code == ExitCode.INTERRUPTED, result.stderr
+    assert result.stderr == pause_line("copying", 2)
+    assert retweets(db_url) == first  # each file is one transaction
+    assert count(db_url, "retweet_staging") == 0
+    with psycopg.connect(db_url) as conn:
+        runs = conn.execute("SELECT status FROM fetch_runs").fetchall()
+    assert runs == [("interrupted",)]
 
 
 def test_reader_that_goes_away_is_not_an_error(cli_env: dict[str, str]) -> None:

@@ -3,7 +3,8 @@
 The run in progress must end with one line and exit 69 or 75, store nothing of the
 batch in flight, and the next run must succeed and converge to the table an
 uninterrupted run gives. The merge is driven through the real CLI error mapping by
-merge_worker.py, with a slow row source so the blow lands mid-COPY.
+merge_worker.py. Every blow is aimed at a pause point the run has reached
+(retweetctl/testpoint.py): the run is stopped there, the server is hurt, the run goes on.
 """
 
 from __future__ import annotations
@@ -19,22 +20,30 @@ import pytest
 from retweetctl import embedded
 from retweetctl.embedded import EmbeddedServer
 from retweetctl.errors import ExitCode
+from tests.conftest import CliResult
 from tests.reliability.conftest import restart
 from tests.reliability.harness import (
+    added_total,
     assert_one_line_error,
     cli_command,
     committed_batches,
     count,
-    kill_points,
     retweets,
     run_all,
     spawn,
     worker_command,
     write_spec,
 )
+from tests.reliability.steps import pause_env, resume, wait_paused
 
 OUTAGE_CODES = (ExitCode.UNAVAILABLE, ExitCode.TEMPORARY)
-SEED = 7
+
+
+def pause_line(step: str, nth: int) -> str:
+    return f"retweetctl-test-pause {step} {nth}"
+
+
+PAUSED = pause_line("copying", 2)  # strike_mid_run's default aim
 
 
 def batches(first: int, second: int, overlap: int = 100) -> list[list[tuple[int, int, int]]]:
@@ -47,26 +56,49 @@ def batches(first: int, second: int, overlap: int = 100) -> list[list[tuple[int,
 def strike_mid_run(
     env: dict[str, str],
     tmp_path: Path,
-    blow,
-    delay: float,  # type: ignore[no-untyped-def]
-) -> tuple[list[list[tuple[int, int, int]]], object]:
-    data = batches(1_000, 40_000)
-    spec = write_spec(tmp_path / "slow.json", data, row_delay=0.05, every=1_000)
-    proc = spawn(worker_command(["merge", str(spec)]), env, tmp_path / "p")
-    assert proc.wait_for_output("copying 1"), proc.stderr
-    time.sleep(delay)
+    blow,  # type: ignore[no-untyped-def]
+    step: str = "copying",
+    nth: int = 2,
+) -> tuple[list[list[tuple[int, int, int]]], CliResult]:
+    """Run the worker, stop it at pause `step:nth` (default: the second batch's COPY is
+    open), blow(), let it go on; return the data and its result."""
+    data = batches(1_000, 4_000)
+    spec = write_spec(tmp_path / "slow.json", data)
+    proc = spawn(worker_command(["merge", str(spec)]), pause_env(env, step, nth), tmp_path / "p")
+    wait_paused(proc, step, nth)
     blow()
+    resume(proc)
     return data, proc.wait()
 
 
-def converge(env: dict[str, str], tmp_path: Path, url: str, data) -> None:  # type: ignore[no-untyped-def]
-    """The next, uninterrupted run succeeds and the table is the union of all batches."""
+def kill_postmaster(url: str, pid: int) -> None:
+    """kill -9 the postmaster, then wait until its orphaned backends have noticed and ended.
+
+    An orphaned backend may otherwise still take the stopped client's next statements
+    (even commit them): the outcome would depend on when it looks for its postmaster.
+    """
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'retweetctl'"
+        ).fetchall()
+    backends = [int(row[0]) for row in rows]
+    assert backends, "no retweetctl backend to orphan"
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while any(embedded._process_state(b) not in (None, "Z", "X") for b in backends):
+        assert time.monotonic() < deadline, "orphaned backends outlived their postmaster"
+        time.sleep(0.02)
+
+
+def converge(env: dict[str, str], tmp_path: Path, url: str, data) -> int:  # type: ignore[no-untyped-def]
+    """The next, uninterrupted run succeeds and the table is the union of all batches; its added."""
     expected = set(data[0]) | set(data[1])
     spec = write_spec(tmp_path / "full.json", data)
     again = spawn(worker_command(["merge", str(spec)]), env, tmp_path / "p").wait()
     assert again.exit_code == 0, again.stderr
     assert retweets(url) == expected
     assert count(url, "retweet_staging") == 0
+    return added_total(again.stdout)
 
 
 @pytest.mark.parametrize("mode", ["fast", "immediate"])
@@ -75,10 +107,9 @@ def test_server_restart_mid_merge(
 ) -> None:
     # A configured server (not the embedded fallback): the run must not restart it itself.
     env = dict(own_env, RETWEETCTL_DATABASE_URL=own_url)
-    delay = kill_points(SEED, 1, 0.0, 1.0)[0]
-    data, result = strike_mid_run(env, tmp_path, lambda: restart(own_server, mode), delay)
-    assert_one_line_error(result, OUTAGE_CODES)  # type: ignore[arg-type]
-    assert committed_batches(result.stdout) == [0]  # type: ignore[attr-defined]
+    data, result = strike_mid_run(env, tmp_path, lambda: restart(own_server, mode))
+    assert_one_line_error(result, OUTAGE_CODES, extra=[PAUSED])
+    assert committed_batches(result.stdout) == [0]
     assert retweets(own_url) == set(data[0])  # the first batch, nothing of the second
     assert count(own_url, "retweet_staging") == 0
     converge(env, tmp_path, own_url, data)
@@ -89,15 +120,14 @@ def test_embedded_server_kill_9_mid_merge_then_next_run_restarts_it(
 ) -> None:
     pid = own_server.status().pid
     assert pid is not None
-
-    def kill_postmaster() -> None:
-        os.kill(pid, signal.SIGKILL)
-
-    data, result = strike_mid_run(own_env, tmp_path, kill_postmaster, 0.3)
-    assert_one_line_error(result, OUTAGE_CODES)  # type: ignore[arg-type]
+    data, result = strike_mid_run(own_env, tmp_path, lambda: kill_postmaster(own_url, pid))
+    assert_one_line_error(result, OUTAGE_CODES, extra=[PAUSED])
+    assert committed_batches(result.stdout) == [0]
     assert embedded._process_state(pid) in (None, "Z", "X")
-    # No `db start`: the next command finds the dead server and starts it by itself.
-    converge(own_env, tmp_path, own_url, data)
+    # No `db start`: the next command finds the dead server and starts it by itself. What
+    # the kill left is read from what that run adds: exactly the second batch's new rows.
+    added = converge(own_env, tmp_path, own_url, data)
+    assert added == len(set(data[1]) - set(data[0]))
     assert own_server.status().pid not in (None, pid)
 
 
@@ -111,13 +141,21 @@ def test_embedded_server_kill_9_then_many_commands_at_once(
     rows = [[(2, r, 20) for r in range(start, start + 500)] for start in (1, 250, 400, 1)]
     specs = [write_spec(tmp_path / f"s{i}.json", [b]) for i, b in enumerate(rows)]
     commands = [worker_command(["merge", str(s)]) for s in specs]
-    commands += [cli_command(["db", "start"]), cli_command(["db", "url"])]
+    commands += [
+        cli_command(["db", "start"]),
+        cli_command(["db", "url"]),
+        cli_command(["db", "url"]),
+    ]
     results = run_all(commands, own_env, tmp_path / "p")
     assert [r.exit_code for r in results] == [0] * len(commands), [r.stderr for r in results]
     added = sum(int(r.stdout.split()[-1]) for r in results[: len(specs)])
     expected = set().union(*map(set, rows))
     assert retweets(own_url) == expected and added == len(expected)
-    assert len({r.stdout for r in results[-1:]}) == 1  # one server, one URL
+    # One server was started, so both `db url` name the same one, and it is the one running.
+    urls = {r.stdout for r in results[-2:]}
+    assert len(urls) == 1 and urls.pop().strip(), [r.stdout for r in results[-2:]]
+    new_pid = own_server.status().pid
+    assert new_pid not in (None, pid) and embedded._process_state(new_pid) not in (None, "Z", "X")
 
 
 def test_connection_refused_while_server_is_down_is_exit_69(
@@ -138,7 +176,9 @@ def test_connection_refused_while_server_is_down_is_exit_69(
 def test_stress_outages_at_many_moments(
     own_server: EmbeddedServer, own_url: str, own_env: dict[str, str], tmp_path: Path, mode: str
 ) -> None:
-    for number, delay in enumerate(kill_points(SEED + 1, 15, 0.0, 2.0)):
+    """The blow at every pause point of both batches: mid-COPY, after COPY, after the merge."""
+    aims = [(step, nth) for nth in (1, 2) for step in ("copying", "copied", "merged")]
+    for number, (step, nth) in enumerate(aims):
         scratch = tmp_path / f"run{number}"
         scratch.mkdir()
         own_url = own_server.ensure_running()
@@ -148,35 +188,19 @@ def test_stress_outages_at_many_moments(
             pid = own_server.status().pid
             assert pid is not None
             env = own_env
-            blow = lambda pid=pid: os.kill(pid, signal.SIGKILL)  # noqa: E731
+            blow = lambda pid=pid, url=own_url: kill_postmaster(url, pid)  # noqa: E731
         else:
             env = dict(own_env, RETWEETCTL_DATABASE_URL=own_url)
             blow = lambda: restart(own_server, mode)  # noqa: E731
-        data, result = strike_mid_run(env, scratch, blow, delay)
-        if result.exit_code != 0:  # the blow may land after the last commit
-            assert_one_line_error(result, OUTAGE_CODES)  # type: ignore[arg-type]
+        data, result = strike_mid_run(env, scratch, blow, step, nth)
+        assert_one_line_error(result, OUTAGE_CODES, extra=[pause_line(step, nth)])
+        assert committed_batches(result.stdout) == list(range(nth - 1))
         own_server.ensure_running()  # after kill -9, only a command would have restarted it
-        stored = retweets(own_url)
-        assert stored in (set(data[0]), set(data[0]) | set(data[1])), (number, delay)
+        assert retweets(own_url) == set().union(*map(set, data[: nth - 1])), (step, nth)
         converge(own_env, scratch, own_url, data)
 
 
 # -- the features: load and fetch interrupted by a restart ----------------------------
-
-
-def wait_for_copy(url: str, timeout: float = 60.0) -> None:
-    """Until a retweetctl session is running COPY: the middle of a merge."""
-    deadline = time.monotonic() + timeout
-    with psycopg.connect(url, autocommit=True) as conn:
-        while time.monotonic() < deadline:
-            row = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE application_name = 'retweetctl' AND query LIKE 'COPY%%'"
-            ).fetchone()
-            if row and row[0]:
-                return
-            time.sleep(0.01)
-    raise AssertionError("no COPY seen")
 
 
 @pytest.mark.parametrize("mode", ["fast", "immediate"])
@@ -186,48 +210,43 @@ def test_server_restart_mid_load(
     from tests.reliability.features import reported_added, write_twarc
 
     env = dict(own_env, RETWEETCTL_DATABASE_URL=own_url)
-    rows = {(801, r, 901) for r in range(1, 150_001)}
+    rows = {(801, r, 901) for r in range(1, 5_001)}
     path = write_twarc(tmp_path / "big.jsonl", rows, 1_000)
-    proc = spawn(cli_command(["load", "--json", str(path)]), env, tmp_path / "p", cwd=tmp_path)
-    wait_for_copy(own_url)
+    command = cli_command(["load", "--json", str(path)])
+    proc = spawn(command, pause_env(env, "copying", 1), tmp_path / "p", cwd=tmp_path)
+    wait_paused(proc, "copying", 1)  # the file's COPY is open
     restart(own_server, mode)
+    resume(proc)
     result = proc.wait()
-    if result.exit_code != 0:  # the restart may come after the commit on a fast machine
-        assert_one_line_error(result, OUTAGE_CODES)
-        assert retweets(own_url) == set()  # the file's one transaction: all or nothing
-    again = spawn(cli_command(["load", "--json", str(path)]), env, tmp_path / "p", cwd=tmp_path)
-    final = again.wait()
+    assert_one_line_error(result, OUTAGE_CODES, extra=[pause_line("copying", 1)])
+    assert retweets(own_url) == set()  # the file's one transaction: all or nothing
+    assert count(own_url, "retweet_staging") == 0
+    final = spawn(command, env, tmp_path / "p", cwd=tmp_path).wait()
     assert final.exit_code == 0, final.stderr
     assert retweets(own_url) == rows
-    assert reported_added(final.stdout) == (len(rows) if result.exit_code else 0)
-    assert count(own_url, "retweet_staging") == 0
+    assert reported_added(final.stdout) == len(rows)
 
 
 @pytest.mark.parametrize("mode", ["fast", "immediate"])
 def test_server_restart_mid_fetch(
     own_server: EmbeddedServer, own_url: str, own_env: dict[str, str], tmp_path: Path, mode: str
 ) -> None:
-    from retweetctl.sandbox import Fault, SandboxServer
-    from tests.reliability.features import add_tweets, fetch_env
+    from retweetctl.sandbox import SandboxServer
+    from tests.reliability.features import add_tweets, fetch_env, reported_added
 
     with SandboxServer() as sandbox:
         served = add_tweets(sandbox, {811: (911, range(1, 401)), 812: (912, range(1, 301))})
-        sandbox.state.fault(Fault(r"/retweets$", status=None, delay=0.3, times=10**6))
         env = fetch_env(dict(own_env, RETWEETCTL_DATABASE_URL=own_url), sandbox)
         command = cli_command(["fetch", "--limit", "0", "811", "812"])
-        proc = spawn(command, env, tmp_path / "p")
-        deadline = time.monotonic() + 60
-        while len(sandbox.state.requests_to("/retweets$")) < 2:  # inside tweet 811's pages
-            assert time.monotonic() < deadline and proc.popen.poll() is None, proc.stderr
-            time.sleep(0.01)
+        proc = spawn(command, pause_env(env, "copied", 1), tmp_path / "p")
+        wait_paused(proc, "copied", 1)  # tweet 811's 4 pages staged, not merged
         restart(own_server, mode)
+        resume(proc)
         result = proc.wait()
-        assert_one_line_error(result, OUTAGE_CODES)
-        stored = retweets(own_url)
-        for tweet_id, rows in served.items():  # whole tweets or nothing of them
-            assert {row for row in stored if row[0] == tweet_id} in (set(), rows)
-        with sandbox.state.lock:
-            sandbox.state.faults.clear()
-        final = spawn(command, env, tmp_path / "p").wait()
+        assert_one_line_error(result, OUTAGE_CODES, extra=[pause_line("copied", 1)])
+        assert retweets(own_url) == set()  # nothing of the tweet in flight
+        assert count(own_url, "retweet_staging") == 0
+        final = spawn([*command, "--json"], env, tmp_path / "p").wait()
         assert final.exit_code == 0, final.stderr
         assert retweets(own_url) == set().union(*served.values())
+        assert reported_added(final.stdout) == len(set().union(*served.values()))
