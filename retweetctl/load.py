@@ -1,9 +1,9 @@
-"""Load files of retweets (twarc2 / X API v2 JSONL, CSV) through the merge path.
+"""Load files of retweets (any format in readers.READERS) through the merge path.
 
 Each file is one transaction (one StagingBatch): a database error, or
-`strict` meeting a bad line, rolls that file back completely. Rows stream from
-the reader into COPY in bounded chunks, so memory stays flat; users are
-deduplicated per chunk and COPYed into a temporary table between chunks.
+`strict` meeting a bad line, rolls that file back completely. Every format's
+reader gives Parsed records; their rows stream into COPY, so memory stays flat;
+users are deduplicated per chunk and COPYed into a temporary table between chunks.
 """
 
 from __future__ import annotations
@@ -24,23 +24,23 @@ from psycopg.pq import TransactionStatus
 
 from retweetctl.database import Connection
 from retweetctl.errors import DataError, NoInputError, RetweetctlError, UsageError
-from retweetctl.ingest import Row, StagingBatch, User
+from retweetctl.ingest import Retweet, StagingBatch, User
 from retweetctl.queries import load as sql
 from retweetctl.readers import (
     AUTHOR_UNKNOWN,
     SNIFF_BYTES,
-    CsvReader,
-    JsonlReader,
+    Format,
     Parsed,
     Reject,
     UnusableInput,
-    sniff,
+    detect,
+    open_reader,
 )
 
 STDIN = "-"
-FORMATS = ("auto", "twarc", "csv")
-# Rows per COPY statement on the JSONL path; between chunks users are flushed and
-# authors looked up. Large enough that a COPY's setup cost vanishes.
+# Rows per COPY statement while users are waiting to be written; between chunks users
+# are flushed and authors looked up. Large enough that a COPY's setup cost vanishes.
+# Input without users (CSV) streams in one COPY.
 ROW_CHUNK = 100_000
 # Distinct users held before they are written: bounds memory on user-heavy files.
 USER_CHUNK = 50_000
@@ -56,7 +56,8 @@ ProgressFactory = Callable[[str, int | None], Callable[[int], None] | None]
 
 @dataclass
 class LoadOptions:
-    format: str = "auto"
+    # None: detected per input (readers.detect); a Format (or its name) forces one
+    format: Format | str | None = None
     strict: bool = False
     author: int | None = None
     # one rejects file for every input; None: <input name>.rejects.jsonl in the current directory
@@ -68,8 +69,10 @@ class LoadResult:
     """What loading one file (or all of them, summed) did.
 
     records: non-blank JSONL lines or CSV data rows read. seen: retweet rows
-    offered to the merge; added: rows new to `retweets`. skipped: retweets that
-    cannot give a row, per reason; rejected: malformed lines, per reason.
+    offered to the merge; added: rows new to `retweets`. from_mention: rows of
+    seen whose author was read from the retweet's `RT @name:` text (the original
+    was missing). skipped: retweets that cannot give a row, per reason;
+    rejected: malformed lines, per reason.
     """
 
     input: str
@@ -77,6 +80,7 @@ class LoadResult:
     records: int = 0
     seen: int = 0
     added: int = 0
+    from_mention: int = 0
     users: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
@@ -88,6 +92,7 @@ class LoadResult:
         self.records += other.records
         self.seen += other.seen
         self.added += other.added
+        self.from_mention += other.from_mention
         self.users += other.users
         self.skipped.update(other.skipped)
         self.rejected.update(other.rejected)
@@ -100,6 +105,7 @@ class LoadResult:
             "records": self.records,
             "seen": self.seen,
             "added": self.added,
+            "attributed_from_retweet_text": self.from_mention,
             "users": self.users,
             "skipped": dict(sorted(self.skipped.items())),
             "rejected": dict(sorted(self.rejected.items())),
@@ -205,14 +211,13 @@ def load_files(
 ) -> LoadReport:
     """Load each input in its own transaction (all in one with strict); LoadAborted on a stop."""
     options = options or LoadOptions()
-    if options.format not in FORMATS:
-        raise UsageError(f"unknown format {options.format!r}: use one of {', '.join(FORMATS)}")
+    forced = _format(options.format)
     report = LoadReport()
     if conn.info.transaction_status == TransactionStatus.INTRANS:
         conn.commit()  # so each file's transaction below really commits
     run_id = _start_run(conn)
     sink = RejectsSink(options.rejects, rejects_dir or Path.cwd())
-    loader = _FileLoader(conn, options, sink, progress)
+    loader = _FileLoader(conn, options, forced, sink, progress)
     try:
         check_inputs(names)
         _check_rejects_is_no_input(options.rejects, names)
@@ -237,6 +242,17 @@ def load_files(
         sink.close()
     _finish_run(conn, run_id, report, None)
     return report
+
+
+def _format(value: Format | str | None) -> Format | None:
+    """The forced format of LoadOptions.format (a library caller may give its name)."""
+    if value is None or isinstance(value, Format):
+        return value
+    try:
+        return Format(value)
+    except ValueError:
+        names = ", ".join(f.value for f in Format)
+        raise UsageError(f"unknown format {value!r}: use one of {names}") from None
 
 
 def _start_run(conn: Connection) -> int:
@@ -270,11 +286,13 @@ class _FileLoader:
         self,
         conn: Connection,
         options: LoadOptions,
+        forced: Format | None,
         sink: RejectsSink,
         progress: ProgressFactory | None,
     ) -> None:
         self.conn = conn
         self.options = options
+        self.forced = forced
         self.sink = sink
         self.progress = progress
         self.users_table_ready = False
@@ -292,30 +310,25 @@ class _FileLoader:
                     raise NoInputError(f"cannot read {name}: {exc.strerror or exc}") from None
             head = _peek(stream)
             try:
-                kind = sniff(head, name)
+                detected = detect(head, name)
             except UnusableInput as exc:
                 raise DataError(str(exc)) from None
-            if kind == "empty":
+            if detected is None:
                 result.note = "empty: nothing to load"
                 result.committed = not self.options.strict
                 return
-            result.format = kind if self.options.format == "auto" else self.options.format
+            fmt = self.forced or detected
+            result.format = fmt.value
             on_progress = self.progress(name, size) if self.progress is not None else None
-            on_reject = self._on_reject(result)
+            reader = open_reader(stream, name, fmt, self._on_reject(result), on_progress)
             with self.conn.transaction():
                 self.users_table_ready = False  # a rolled-back file takes the temp table with it
                 batch = StagingBatch(self.conn)
-                if result.format == "csv":
-                    reader = CsvReader(stream, name, on_reject, on_progress)
-                    try:
-                        batch.copy(reader.rows())
-                    except UnusableInput as exc:
-                        raise DataError(str(exc)) from None
-                    result.records = reader.records
-                else:
-                    jsonl = JsonlReader(stream, name, on_reject, on_progress)
-                    self._copy_jsonl(batch, jsonl.lines(), result)
-                    result.records = jsonl.records
+                try:
+                    self._copy(batch, iter(reader), result)
+                except UnusableInput as exc:
+                    raise DataError(str(exc)) from None
+                result.records = reader.records
                 merged = batch.merge()
             result.seen, result.added = merged.seen, merged.added
         # with strict, this file's transaction is a savepoint: committed only with the last file
@@ -335,14 +348,14 @@ class _FileLoader:
 
         return on_reject
 
-    def _copy_jsonl(self, batch: StagingBatch, lines: Iterator[Parsed], result: LoadResult) -> None:
-        """COPY the rows of parsed lines in chunks; between chunks, write users and look up authors."""
+    def _copy(self, batch: StagingBatch, lines: Iterator[Parsed], result: LoadResult) -> None:
+        """COPY the rows of parsed records in chunks; between chunks, write users and look up authors."""
         users: dict[int, User] = {}
         authors: dict[int, int] = {}
         waiting: list[Parsed] = []  # a retweeted_by page whose author needs the database
         finished = False
 
-        def rows_of(parsed: Parsed) -> list[Row]:
+        def rows_of(parsed: Parsed) -> list[Retweet]:
             if parsed.retweeted_by is None:
                 return parsed.rows
             tweet_id, retweeters = parsed.retweeted_by
@@ -350,9 +363,9 @@ class _FileLoader:
             if author == UNKNOWN:
                 result.skipped[AUTHOR_UNKNOWN] += len(retweeters)
                 return []
-            return [(tweet_id, retweeter, author) for retweeter in retweeters]
+            return [Retweet(tweet_id, retweeter, author) for retweeter in retweeters]
 
-        def chunk() -> Iterator[Row]:
+        def chunk() -> Iterator[Retweet]:
             nonlocal finished
             count = 0
             while waiting:
@@ -364,6 +377,7 @@ class _FileLoader:
                     users[user[0]] = user
                 for reason in parsed.skipped:
                     result.skipped[reason] += 1
+                result.from_mention += parsed.from_mention
                 if parsed.retweeted_by is not None:
                     tweet_id = parsed.retweeted_by[0]
                     if self.options.author is None and tweet_id not in authors:
@@ -377,7 +391,7 @@ class _FileLoader:
                         authors[row[0]] = row[2]
                     count += len(rows)
                     yield from rows
-                if count >= ROW_CHUNK or len(users) >= USER_CHUNK:
+                if (users and count >= ROW_CHUNK) or len(users) >= USER_CHUNK:
                     return
             finished = True
 

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from retweetctl.ingest import Retweet
 from retweetctl.readers import (
     AUTHOR_UNKNOWN,
     ID_OUT_OF_RANGE,
@@ -134,7 +135,7 @@ def test_page_gives_retweets_users_and_skips() -> None:
         },
     }
     parsed = parse_json_line(json.dumps(page).encode())
-    assert parsed.rows == [(5, 10, 50)]
+    assert parsed.rows == [Retweet(5, 10, 50, retweet_id=1)]
     assert parsed.skipped == [ORIGINAL_NOT_IN_INCLUDES]
     assert parsed.users == [(10, "ten", "Ten")]
 
@@ -148,7 +149,7 @@ def test_single_tweet_lookup_page_has_data_as_an_object() -> None:
         },
         "includes": {"tweets": [{"id": "5", "author_id": "50"}]},
     }
-    assert parse_json_line(json.dumps(page).encode()).rows == [(5, 10, 50)]
+    assert parse_json_line(json.dumps(page).encode()).rows == [Retweet(5, 10, 50, 1)]
 
 
 def test_errors_only_page_is_fine() -> None:
@@ -172,7 +173,7 @@ def test_flattened_tweet_with_and_without_its_original() -> None:
         ],
     }
     parsed = parse_json_line(json.dumps(tweet).encode())
-    assert parsed.rows == [(5, 10, 50)]
+    assert parsed.rows == [Retweet(5, 10, 50, 1)]
     assert parsed.users == [(10, "ten", None), (50, "f", None)]
     tweet["referenced_tweets"] = [{"type": "retweeted", "id": "5"}]
     parsed = parse_json_line(json.dumps(tweet).encode())
@@ -224,8 +225,8 @@ def test_malformed_lines(line: bytes, reason: str) -> None:
 def test_jsonl_reader_on_the_bad_lines_file() -> None:
     rejects: list[Reject] = []
     reader = JsonlReader(io.BytesIO((DATA / "bad_lines.jsonl").read_bytes()), "b", rejects.append)
-    parsed = list(reader.lines())
-    assert [row for p in parsed for row in p.rows] == [(101, 11, 1), (102, 12, 2), (102, 13, 2)]
+    parsed = list(reader)
+    assert [row[:3] for p in parsed for row in p.rows] == [(101, 11, 1), (102, 12, 2), (102, 13, 2)]
     assert [reason for p in parsed for reason in p.skipped] == [ORIGINAL_NOT_IN_INCLUDES]
     assert [(r.line, r.reason) for r in rejects] == [
         (2, INVALID_JSON),
@@ -248,7 +249,7 @@ def test_jsonl_reader_on_the_bad_lines_file() -> None:
 def test_csv_reader_on_the_bad_rows_file() -> None:
     rejects: list[Reject] = []
     reader = CsvReader(io.BytesIO((DATA / "bad_rows.csv").read_bytes()), "c", rejects.append)
-    assert list(reader.rows()) == [
+    assert [row[:3] for row in reader.rows()] == [
         (101, 11, 1),
         (101, 12, 1),
         (101, 14, 1),
@@ -278,7 +279,7 @@ def test_csv_reader_on_the_bad_rows_file() -> None:
 def test_csv_columns_in_any_order_and_case() -> None:
     text = b"Author_ID,extra,TWEET_ID,retweeter_id\r\n1,x,2,3\r\n"
     reader = CsvReader(io.BytesIO(text), "c", lambda r: None)
-    assert list(reader.rows()) == [(2, 3, 1)]
+    assert list(reader.rows()) == [Retweet(2, 3, 1)]
 
 
 def test_csv_without_the_columns_is_unusable() -> None:
@@ -290,7 +291,7 @@ def test_csv_without_the_columns_is_unusable() -> None:
 def test_csv_stray_quote_inside_a_field_does_not_swallow_lines() -> None:
     text = b'tweet_id,retweeter_id,author_id,note\n1,2,3,a 5" screen\n4,5,6,x\n"7","8",9,"two\nlines"\n'
     reader = CsvReader(io.BytesIO(text), "c", lambda r: None)
-    assert list(reader.rows()) == [(1, 2, 3), (4, 5, 6), (7, 8, 9)]
+    assert [row[:3] for row in reader.rows()] == [(1, 2, 3), (4, 5, 6), (7, 8, 9)]
     assert reader.records == 3
 
 
@@ -305,5 +306,5 @@ def test_csv_unclosed_quote_gives_up_after_a_bounded_number_of_lines() -> None:
     loaded = list(reader.rows())
     assert [(r.line, r.reason) for r in rejects] == [(2, INVALID_CSV)]
     assert rejects[0].raw.count("\n") == MAX_RECORD_LINES
-    assert loaded == [(n, 1, 1) for n in range(MAX_RECORD_LINES + 1, 301)]
+    assert loaded == [Retweet(n, 1, 1) for n in range(MAX_RECORD_LINES + 1, 301)]
     assert reader.records == 1 + 300 - MAX_RECORD_LINES

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from retweetctl.errors import UsageError
 from retweetctl.fetch import parse_tweet_id
+from retweetctl.ingest import Retweet
 from retweetctl.readers import CsvReader, JsonlReader, Reject, parse_id
 
 MAX_ID = 2**63 - 1
@@ -59,20 +60,25 @@ HOSTILE_ID = st.one_of(
 )
 
 
-def valid(row: tuple[int, int, int]) -> bool:
-    return all(type(v) is int and 0 < v <= MAX_ID for v in row)
+def valid(row: Retweet) -> bool:
+    ids_ok = all(type(v) is int and 0 < v <= MAX_ID for v in row[:3])
+    own_id = row.retweet_id is None or (
+        type(row.retweet_id) is int and 0 < row.retweet_id <= MAX_ID
+    )
+    when = row.retweeted_at is None or row.retweeted_at.tzinfo is not None
+    return type(row) is Retweet and ids_ok and own_id and when
 
 
-def read_csv(data: bytes) -> tuple[list[tuple[int, int, int]], list[Reject]]:
+def read_csv(data: bytes) -> tuple[list[Retweet], list[Reject]]:
     rejects: list[Reject] = []
     reader = CsvReader(io.BytesIO(data), "fuzz.csv", rejects.append)
-    return list(reader.rows()), rejects
+    return [row for parsed in reader for row in parsed.rows], rejects
 
 
-def read_jsonl(data: bytes) -> tuple[list[tuple[int, int, int]], list[Reject]]:
+def read_jsonl(data: bytes) -> tuple[list[Retweet], list[Reject]]:
     rejects: list[Reject] = []
     reader = JsonlReader(io.BytesIO(data), "fuzz.jsonl", rejects.append)
-    return [row for parsed in reader.lines() for row in parsed.rows], rejects
+    return [row for parsed in reader for row in parsed.rows], rejects
 
 
 def twarc_line(retweeter: object, original: object, author: object) -> bytes:
