@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,26 +19,37 @@ from retweetctl.readers import (
     INVALID_CSV,
     INVALID_ID,
     INVALID_JSON,
+    INVALID_TIME,
     INVALID_UTF8,
     MAX_ID,
     MAX_RECORD_LINES,
     MISSING_ID,
     NOT_AN_OBJECT,
     ORIGINAL_NOT_IN_INCLUDES,
+    READERS,
     UNRECOGNISED,
     WRONG_FIELD_COUNT,
     BadLine,
     CsvReader,
+    Format,
     JsonlReader,
+    Parsed,
     Reject,
     UnusableInput,
+    detect,
+    open_reader,
+    parse_block,
     parse_id,
     parse_json_line,
+    parse_json_line_reference,
     raw_text,
     sniff,
 )
+from retweetctl.readers.fast import parse_fast
+from retweetctl.readers.jsonl import read_blocks
 
 DATA = Path(__file__).resolve().parent / "data" / "load"
+TWARC = Path(__file__).resolve().parent / "data" / "twarc"
 assert AUTHOR_UNKNOWN  # the loader, not the reader, decides this one (tests/test_load.py)
 
 
@@ -308,3 +321,211 @@ def test_csv_unclosed_quote_gives_up_after_a_bounded_number_of_lines() -> None:
     assert rejects[0].raw.count("\n") == MAX_RECORD_LINES
     assert loaded == [Retweet(n, 1, 1) for n in range(MAX_RECORD_LINES + 1, 301)]
     assert reader.records == 1 + 300 - MAX_RECORD_LINES
+
+
+# ---------------------------------------------------------------------------
+# Issue 15: the author of a missing original, from the retweet's `RT @name:` mention
+
+
+def rt_page(text: str, mentions: list[dict[str, object]], users: list[dict[str, str]]) -> bytes:
+    """A search page with one retweet of tweet 5 (absent from includes) by user 10."""
+    page = {
+        "data": [
+            {
+                "id": "900",
+                "author_id": "10",
+                "created_at": "2021-06-15T10:00:00.000Z",
+                "text": text,
+                "entities": {"mentions": mentions},
+                "referenced_tweets": [{"type": "retweeted", "id": "5"}],
+            }
+        ],
+        "includes": {"tweets": [], "users": users},
+    }
+    return json.dumps(page).encode()
+
+
+WHEN = datetime(2021, 6, 15, 10, tzinfo=UTC)
+ALICE = {"id": "50", "username": "Alice_X", "name": "Alice"}
+
+
+@pytest.mark.parametrize(
+    ("text", "mentions", "users", "author"),
+    [
+        # a username resolved in the same page's includes.users, whatever its case
+        ("RT @alice_x: hi", [{"start": 3, "end": 11, "username": "alice_x"}], [ALICE], 50),
+        ("RT @ALICE_X: hi", [{"start": 3, "end": 11, "username": "ALICE_X"}], [ALICE], 50),
+        # a mention with its id needs no includes.users
+        ("RT @bob: hi", [{"start": 3, "end": 7, "username": "bob", "id": "77"}], [], 77),
+        # the first mention only: a later one at another offset does not matter
+        (
+            "RT @bob: to @alice_x",
+            [{"start": 3, "username": "bob", "id": "77"}, {"start": 12, "username": "alice_x"}],
+            [ALICE],
+            77,
+        ),
+        # a username not in includes.users: unknown
+        ("RT @carol: hi", [{"start": 3, "end": 9, "username": "carol"}], [ALICE], None),
+        # a mention not at offset 3
+        ("RT  @alice_x: hi", [{"start": 4, "username": "alice_x", "id": "50"}], [ALICE], None),
+        ("@alice_x RT @bob", [{"start": 0, "username": "alice_x", "id": "50"}], [ALICE], None),
+        # an `RT @` text whose mention list is empty
+        ("RT @alice_x: hi", [], [ALICE], None),
+        # not a retweet's text
+        ("rt @alice_x: hi", [{"start": 3, "username": "alice_x", "id": "50"}], [ALICE], None),
+        # an id that is no id is not guessed from the username either
+        ("RT @alice_x: hi", [{"start": 3, "username": "alice_x", "id": "0"}], [ALICE], None),
+    ],
+)
+def test_missing_original_attributed_from_the_rt_mention_only_by_the_rule(
+    text: str, mentions: list[dict[str, object]], users: list[dict[str, str]], author: int | None
+) -> None:
+    line = rt_page(text, mentions, users)
+    for parse in (parse_json_line, parse_json_line_reference):
+        parsed = parse(line)
+        if author is None:
+            assert (parsed.rows, parsed.skipped) == ([], [ORIGINAL_NOT_IN_INCLUDES])
+            assert parsed.from_mention == 0
+        else:
+            assert parsed.rows == [Retweet(5, 10, author, 900, WHEN, author_from_mention=True)]
+            assert (parsed.skipped, parsed.from_mention) == ([], 1)
+
+
+def test_original_in_includes_wins_over_the_mention() -> None:
+    page = json.loads(rt_page("RT @bob: hi", [{"start": 3, "username": "bob", "id": "77"}], []))
+    page["includes"]["tweets"] = [{"id": "5", "author_id": "60"}]
+    parsed = parse_json_line(json.dumps(page).encode())
+    assert parsed.rows == [Retweet(5, 10, 60, 900, WHEN)]
+    assert parsed.from_mention == 0
+
+
+def test_flattened_retweet_attributed_from_its_inlined_mention() -> None:
+    tweet = {
+        "id": "900",
+        "author_id": "10",
+        "created_at": "2021-06-15T10:00:00.000Z",
+        "text": "RT @Bob: hi",
+        "entities": {"mentions": [{"start": 3, "username": "Bob", "id": "77", "name": "B"}]},
+        "referenced_tweets": [{"type": "retweeted", "id": "5"}],
+    }
+    parsed = parse_json_line(json.dumps(tweet).encode())
+    assert parsed.rows == [Retweet(5, 10, 77, 900, WHEN, True)]
+    del tweet["entities"]["mentions"][0]["id"]  # type: ignore[index]
+    parsed = parse_json_line(json.dumps(tweet).encode())  # a flat line has no includes.users
+    assert (parsed.rows, parsed.skipped) == ([], [ORIGINAL_NOT_IN_INCLUDES])
+
+
+# ---------------------------------------------------------------------------
+# The fast decoder against the reference walk
+
+
+def capture_lines() -> list[bytes]:
+    return [
+        line for path in sorted(TWARC.glob("*.jsonl")) for line in path.read_bytes().splitlines()
+    ]
+
+
+def test_fast_decoder_takes_every_real_capture_line_and_agrees_with_the_reference() -> None:
+    lines = capture_lines()
+    assert len(lines) == 115
+    for line in lines:
+        fast = parse_fast(line)
+        assert fast is not None  # no real line needs the slow path
+        assert fast == parse_json_line_reference(line)
+
+
+def test_fast_decoder_leaves_unusual_lines_to_the_reference() -> None:
+    good = rt_page("RT @bob: hi", [{"start": 3, "username": "bob", "id": "77"}], [])
+    assert parse_fast(good) is not None
+    unusual = [
+        good.replace(b'"10"', b"10"),  # an integer id: valid, but the reference reads it
+        good.replace(b'"10"', b'"' + b"0" * 20 + b'10"'),  # longer than any id, by leading zeros
+        good.replace(b'"text"', b'"note": "caf\xff", "text"'),  # invalid UTF-8 in a skipped field
+        good.replace(b'hi"', b'\\ud800"'),  # a lone surrogate
+        good.replace(b'"start": 3', b'"start": 3.0'),
+        b"\xef\xbb\xbf" + good,  # a byte order mark
+        b'{"data": [1]}',
+    ]
+    for line in unusual:
+        assert line != good
+        assert parse_fast(line) is None
+    assert parse_json_line(unusual[0]).rows == parse_json_line(good).rows
+    assert parse_json_line(unusual[1]).rows == parse_json_line(good).rows
+
+
+def test_parse_block_of_any_split_gives_the_whole_files_answer_and_pickles() -> None:
+    data = b"".join(path.read_bytes() for path in sorted(TWARC.glob("*.jsonl")))
+    data += (DATA / "bad_lines.jsonl").read_bytes() + (DATA / "retweeted_by.jsonl").read_bytes()
+    whole = parse_block(data, "all")
+    assert whole.lines == data.count(b"\n") and whole.rejects
+    assert any(p.retweeted_by for p in whole.parsed)
+    lines = data.splitlines(keepends=True)
+    for size in (1, 7, 40):
+        parsed: list[Parsed] = []
+        rejects: list[Reject] = []
+        first = 1
+        for start in range(0, len(lines), size):
+            block = pickle.loads(
+                pickle.dumps(parse_block(b"".join(lines[start : start + size]), "all", first))
+            )
+            first += block.lines
+            parsed += block.parsed
+            rejects += block.rejects
+        assert rejects == whole.rejects
+        assert [r for p in parsed for r in p.rows] == [r for p in whole.parsed for r in p.rows]
+        assert [p.retweeted_by for p in parsed if p.retweeted_by] == [
+            p.retweeted_by for p in whole.parsed if p.retweeted_by
+        ]
+        assert all(not (p.rows and p.retweeted_by) for p in parsed)
+
+
+def test_read_blocks_cuts_only_at_line_ends() -> None:
+    data = b"".join(b'{"id": "%d"}\n' % n for n in range(1000)) + b"last"
+    blocks = list(read_blocks(io.BytesIO(data), 100))
+    assert b"".join(blocks) == data
+    assert all(block.endswith(b"\n") for block in blocks[:-1])
+
+
+# ---------------------------------------------------------------------------
+# Formats: one enum, one table
+
+
+def test_every_format_has_a_reader_and_detection_names_one() -> None:
+    assert set(READERS) == set(Format)
+    assert detect(b'{"data": []}', "f") is Format.TWARC
+    assert detect(b"tweet_id,retweeter_id,author_id\n", "f") is Format.CSV
+    assert detect(b"  \n", "f") is None
+    text = b"tweet_id,retweeter_id,author_id\n1,2,3\n"
+    reader = open_reader(io.BytesIO(text), "c", Format.CSV, lambda r: None)
+    assert [p.rows for p in reader] == [[Retweet(1, 2, 3)]]
+
+
+# ---------------------------------------------------------------------------
+# Issue 13: retweet ids and times in CSV
+
+
+def test_csv_optional_retweet_id_and_time_columns() -> None:
+    text = (
+        b"tweet_id,retweeter_id,author_id,retweet_id,retweeted_at\n"
+        b"1,2,3,900,2021-06-15T10:00:00Z\n"
+        b"1,4,3,,\n"
+        b'"1","5","3","901","2021-06-15T10:00:00+00:00"\n'
+        b"1,6,3,x,2021-06-15T10:00:00Z\n"
+        b"1,7,3,902,yesterday\n"
+        b"1,8,3,903,2021-06-15T10:00:00\n"
+    )
+    rejects: list[Reject] = []
+    reader = CsvReader(io.BytesIO(text), "c", rejects.append)
+    assert list(reader.rows()) == [
+        Retweet(1, 2, 3, 900, WHEN),
+        Retweet(1, 4, 3),
+        Retweet(1, 5, 3, 901, WHEN),
+    ]
+    assert [(r.line, r.reason) for r in rejects] == [
+        (5, INVALID_ID),
+        (6, INVALID_TIME),
+        (7, INVALID_TIME),  # no UTC offset: which time would it be?
+    ]
+    only_time = b"retweeted_at,author_id,retweeter_id,tweet_id\n2021-06-15T10:00:00Z,3,2,1\n"
+    reader = CsvReader(io.BytesIO(only_time), "c", rejects.append)
+    assert list(reader.rows()) == [Retweet(1, 2, 3, None, WHEN)]

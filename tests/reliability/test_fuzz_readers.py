@@ -18,7 +18,15 @@ from hypothesis import strategies as st
 from retweetctl.errors import UsageError
 from retweetctl.fetch import parse_tweet_id
 from retweetctl.ingest import Retweet
-from retweetctl.readers import CsvReader, JsonlReader, Reject, parse_id
+from retweetctl.readers import (
+    BadLine,
+    CsvReader,
+    JsonlReader,
+    Reject,
+    parse_id,
+    parse_json_line_reference,
+)
+from retweetctl.readers.fast import parse_fast
 
 MAX_ID = 2**63 - 1
 CI = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -58,6 +66,103 @@ HOSTILE_ID = st.one_of(
     st.none(),
     st.lists(st.integers(), max_size=2),
 )
+
+
+# Any JSON value, for the places where a page may hold something unexpected.
+JSON_VALUE = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+def mostly(
+    good: st.SearchStrategy[object], bad: st.SearchStrategy[object]
+) -> st.SearchStrategy[object]:
+    """good 19 times in 20: a dozen fields, each often hostile, would leave no valid line."""
+    return st.sampled_from(range(20)).flatmap(lambda n: bad if n == 0 else good)
+
+
+MENTION = st.fixed_dictionaries(
+    {},
+    optional={
+        "start": mostly(st.sampled_from([3, 3, 0, 4]), JSON_VALUE),
+        "username": mostly(st.sampled_from(["ab", "AB", "cd", ""]), JSON_VALUE),
+        "id": mostly(st.sampled_from(["30", "0"]), HOSTILE_ID),
+    },
+)
+TWEET = st.fixed_dictionaries(
+    {
+        "author_id": mostly(st.just("10"), HOSTILE_ID),
+        "id": mostly(st.just("900"), HOSTILE_ID),
+        "text": mostly(st.sampled_from(["RT @ab: x", "RT @AB", "rt @ab", "x"]), JSON_VALUE),
+        "entities": mostly(
+            st.fixed_dictionaries({"mentions": st.lists(MENTION, min_size=1, max_size=2)}),
+            JSON_VALUE,
+        ),
+        "referenced_tweets": mostly(
+            st.lists(
+                st.fixed_dictionaries(
+                    {
+                        "type": st.sampled_from(["retweeted", "quoted"]),
+                        "id": mostly(st.just("5"), HOSTILE_ID),
+                    },
+                    optional={"author_id": mostly(st.just("40"), HOSTILE_ID)},
+                ),
+                max_size=2,
+            ),
+            JSON_VALUE,
+        ),
+    },
+    optional={
+        "created_at": mostly(
+            st.sampled_from(["2021-06-15T10:00:00.000Z", "2021-06-15", "x"]), JSON_VALUE
+        ),
+        "username": st.sampled_from(["ab", "cd"]),
+    },
+)
+USER = st.fixed_dictionaries(
+    {"id": mostly(st.sampled_from(["20", "21"]), HOSTILE_ID)},
+    optional={"username": mostly(st.sampled_from(["ab", "Ab", "cd"]), JSON_VALUE)},
+)
+PAGE = st.fixed_dictionaries(
+    {"data": mostly(st.one_of(st.lists(TWEET, max_size=3), TWEET), JSON_VALUE)},
+    optional={
+        "includes": mostly(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "tweets": mostly(
+                        st.lists(
+                            st.fixed_dictionaries(
+                                {"id": mostly(st.just("5"), HOSTILE_ID)},
+                                optional={"author_id": mostly(st.just("40"), HOSTILE_ID)},
+                            ),
+                            max_size=2,
+                        ),
+                        JSON_VALUE,
+                    ),
+                    "users": mostly(st.one_of(st.lists(USER, max_size=2), USER), JSON_VALUE),
+                },
+            ),
+            JSON_VALUE,
+        ),
+        "__twarc": mostly(
+            st.fixed_dictionaries(
+                {
+                    "url": st.sampled_from(
+                        ["https://x/2/tweets/7/retweeted_by", "https://x/2/tweets/search"]
+                    )
+                }
+            ),
+            JSON_VALUE,
+        ),
+    },
+)
+# A page, a flattened tweet or a flattened user.
+LINE = st.one_of(PAGE, TWEET, USER)
 
 
 def valid(row: Retweet) -> bool:
@@ -129,12 +234,36 @@ def check_tweet_id(text: str) -> None:
     assert 0 < number <= MAX_ID and text.strip().isascii()
 
 
+def check_fast_agrees_with_reference(value: object) -> None:
+    """The fast decoder answers exactly as the reference walk, or leaves the line to it."""
+    line = json.dumps(value).encode()
+    fast = parse_fast(line)
+    try:
+        reference = parse_json_line_reference(line)
+    except BadLine:
+        assert fast is None
+        return
+    assert fast is None or fast == reference
+
+
+def check_fast_agrees_on_bytes(line: bytes) -> None:
+    fast = parse_fast(line)
+    try:
+        reference = parse_json_line_reference(line)
+    except BadLine:
+        assert fast is None
+        return
+    assert fast is None or fast == reference
+
+
 CHECKS = [
     (check_csv, (st.binary(max_size=400),)),
     (check_jsonl, (st.binary(max_size=400),)),
     (check_csv_ids, (HOSTILE_ID_TEXT, HOSTILE_ID_TEXT, HOSTILE_ID_TEXT)),
     (check_twarc_ids, (HOSTILE_ID, HOSTILE_ID, HOSTILE_ID)),
     (check_parse_id, (HOSTILE_ID,)),
+    (check_fast_agrees_with_reference, (LINE,)),
+    (check_fast_agrees_on_bytes, (st.binary(max_size=200),)),
     (check_tweet_id, (st.one_of(HOSTILE_ID_TEXT, st.text(max_size=30)),)),
 ]
 
