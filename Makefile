@@ -23,7 +23,7 @@ lint: install
 	$(BIN)/ruff check retweetctl tests bench
 	$(BIN)/ruff format --check retweetctl tests bench
 	$(BIN)/mypy
-	$(BIN)/mypy --strict bench/bench_merge.py bench/profile_merge.py bench/djangobench
+	$(BIN)/mypy --strict bench/bench_merge.py bench/profile_merge.py bench/djangobench bench/bench_decode.py
 
 # The main job end to end against a local SANDBOX X API, on an embedded database in .demo/.
 demo: install
@@ -37,6 +37,7 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 # Target of 1M rows, batches of 100k and 1M; about 10 minutes on 2 cores.
 bench: $(BENCH_STAMP)
 	$(BIN)/python bench/bench_merge.py
+	$(BIN)/python bench/bench_decode.py
 	@if [ -f bench/bench_matrix.py ]; then $(BIN)/python bench/bench_matrix.py; fi
 
 # The same against a target of 10M rows.
