@@ -454,3 +454,23 @@ def test_an_unwritable_rejects_file_stops_the_file_it_belongs_to(
     assert caught.value.exit_code == ExitCode.USAGE
     assert [r.committed for r in caught.value.report.files] == [True, False]
     assert table(conn) == walk_capture(TWARC / "brexit.jsonl")[1]
+
+
+def test_csv_retweet_id_and_time_columns_are_stored(conn: Connection, tmp_path: Path) -> None:
+    path = tmp_path / "times.csv"
+    path.write_text(
+        "tweet_id,retweeter_id,author_id,retweet_id,retweeted_at\n"
+        "1,2,3,900,2021-06-15T12:00:00+02:00\n"
+        "1,4,3,,\n",
+        encoding="utf-8",
+    )
+    result = load(conn, [path], tmp_path).files[0]
+    assert (result.seen, result.added, result.rejected) == (2, 2, {})
+    stored = conn.execute(
+        "SELECT retweeter_id, retweet_id, retweeted_at, author_from_mention FROM retweets"
+        " ORDER BY retweeter_id"
+    ).fetchall()
+    assert stored == [
+        (2, 900, datetime.fromisoformat("2021-06-15T10:00:00+00:00"), False),
+        (4, None, None, False),
+    ]
