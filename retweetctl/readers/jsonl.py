@@ -262,7 +262,7 @@ def parse_block(block: bytes, name: str, first_line: int = 1) -> JsonlBlock:
     out.lines = len(lines)
     current: Parsed | None = None
     for line_no, line in enumerate(lines, start=first_line):
-        if not line.strip():
+        if not line or line.isspace():  # blank (isspace: no copy of a 4 KB line, as strip made)
             continue
         out.records += 1
         try:
