@@ -43,7 +43,6 @@ from retweetctl.readers import (
     parse_json_line,
     parse_json_line_reference,
     raw_text,
-    sniff,
 )
 from retweetctl.readers.fast import parse_fast
 from retweetctl.readers.jsonl import read_blocks
@@ -114,16 +113,16 @@ def test_parse_id_of_any_text_is_the_ascii_digit_strings_only(text: str) -> None
         assert text.isascii() and text.isdigit() and int(text) == number
 
 
-def test_sniff() -> None:
-    assert sniff(b"", "f") == "empty"
-    assert sniff(b" \n\n", "f") == "empty"
-    assert sniff(b'{"data": []}', "f") == "twarc"
-    assert sniff(b'\xef\xbb\xbf\n {"data": []}', "f") == "twarc"
-    assert sniff(b"tweet_id,retweeter_id,author_id\n", "f") == "csv"
+def test_detect() -> None:
+    assert detect(b"", "f") is None
+    assert detect(b" \n\n", "f") is None
+    assert detect(b'{"data": []}', "f") is Format.TWARC
+    assert detect(b'\xef\xbb\xbf\n {"data": []}', "f") is Format.TWARC
+    assert detect(b"tweet_id,retweeter_id,author_id\n", "f") is Format.CSV
     with pytest.raises(UnusableInput, match="looks binary"):
-        sniff((DATA / "binary.dat").read_bytes(), "binary.dat")
+        detect((DATA / "binary.dat").read_bytes(), "binary.dat")
     with pytest.raises(UnusableInput, match="gzip"):
-        sniff((DATA / "compressed.jsonl.gz").read_bytes(), "compressed.jsonl.gz")
+        detect((DATA / "compressed.jsonl.gz").read_bytes(), "compressed.jsonl.gz")
 
 
 def test_raw_text_is_json_safe_for_any_bytes() -> None:
@@ -490,14 +489,15 @@ def test_read_blocks_cuts_only_at_line_ends() -> None:
 # Formats: one enum, one table
 
 
-def test_every_format_has_a_reader_and_detection_names_one() -> None:
+def test_every_format_has_a_reader_giving_parsed_records() -> None:
     assert set(READERS) == set(Format)
-    assert detect(b'{"data": []}', "f") is Format.TWARC
-    assert detect(b"tweet_id,retweeter_id,author_id\n", "f") is Format.CSV
-    assert detect(b"  \n", "f") is None
     text = b"tweet_id,retweeter_id,author_id\n1,2,3\n"
     reader = open_reader(io.BytesIO(text), "c", Format.CSV, lambda r: None)
     assert [p.rows for p in reader] == [[Retweet(1, 2, 3)]]
+    page = rt_page("RT @bob: hi", [{"start": 3, "username": "bob", "id": "77"}], [])
+    reader = open_reader(io.BytesIO(page + b"\n"), "j", Format.TWARC, lambda r: None)
+    assert [p.rows for p in reader] == [[Retweet(5, 10, 77, 900, WHEN, True)]]
+    assert reader.records == 1
 
 
 # ---------------------------------------------------------------------------

@@ -44,7 +44,6 @@ from retweetctl.readers.formats import (
     Reader,
     detect,
     open_reader,
-    sniff,
 )
 from retweetctl.readers.jsonl import (
     BLOCK_BYTES,
@@ -94,5 +93,4 @@ __all__ = [
     "parse_json_line_reference",
     "parse_time",
     "raw_text",
-    "sniff",
 ]

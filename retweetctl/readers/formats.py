@@ -17,7 +17,7 @@ from retweetctl.readers.common import Parsed, Reject, UnusableInput
 from retweetctl.readers.csvrows import CsvReader
 from retweetctl.readers.jsonl import JsonlReader
 
-__all__ = ["READERS", "SNIFF_BYTES", "Format", "Reader", "detect", "open_reader", "sniff"]
+__all__ = ["READERS", "SNIFF_BYTES", "Format", "Reader", "detect", "open_reader"]
 
 # Enough of a file's start to tell binary from text and JSON from CSV.
 SNIFF_BYTES = 8192
@@ -69,12 +69,6 @@ def detect(head: bytes, name: str) -> Format | None:
     if head.lstrip(codecs.BOM_UTF8 + b" \t\r\n").startswith(b"{"):
         return Format.TWARC
     return Format.CSV
-
-
-def sniff(head: bytes, name: str) -> str:
-    """'empty' or the format's name (detect() as text, for callers that print it)."""
-    found = detect(head, name)
-    return "empty" if found is None else found.value
 
 
 def _control_share(head: bytes) -> float:
