@@ -15,6 +15,7 @@ processes can run it on chunks of a file.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -256,9 +257,9 @@ def parse_block(block: bytes, name: str, first_line: int = 1) -> JsonlBlock:
     name and first_line (the block's first line number in the file) are for rejects.
     """
     out = JsonlBlock()
-    lines = block.split(b"\n")
-    if lines and not lines[-1]:
-        lines.pop()  # the block ends with a newline: no line after it
+    # lines as iterating a file gives them, ending in b"\n": the decoders' error details
+    # (a line number and column in a truncated line) stay what they always were
+    lines = io.BytesIO(block).readlines()
     out.lines = len(lines)
     current: Parsed | None = None
     for line_no, line in enumerate(lines, start=first_line):
