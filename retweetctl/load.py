@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, nullcontext, suppress
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -24,7 +25,7 @@ from psycopg.pq import TransactionStatus
 
 from retweetctl.database import Connection
 from retweetctl.errors import DataError, NoInputError, RetweetctlError, UsageError
-from retweetctl.ingest import Retweet, StagingBatch, User
+from retweetctl.ingest import Retweet, Row, StagingBatch, User
 from retweetctl.queries import load as sql
 from retweetctl.readers import (
     AUTHOR_UNKNOWN,
@@ -48,6 +49,9 @@ USER_CHUNK = 50_000
 # (about 8 MB at most; forgotten all at once when full, then the database is asked).
 AUTHOR_CACHE_MAX = 50_000
 READ_BUFFER_BYTES = 1 << 20
+# A row's tweet and author, taken in C for the tweet -> author cache.
+_TWEET_ID = itemgetter(0)
+_AUTHOR_ID = itemgetter(2)
 # Marks a tweet whose author the database did not know either.
 UNKNOWN = 0
 
@@ -355,7 +359,7 @@ class _FileLoader:
         waiting: list[Parsed] = []  # a retweeted_by page whose author needs the database
         finished = False
 
-        def rows_of(parsed: Parsed) -> list[Retweet]:
+        def rows_of(parsed: Parsed) -> list[Row]:
             if parsed.retweeted_by is None:
                 return parsed.rows
             tweet_id, retweeters = parsed.retweeted_by
@@ -365,7 +369,7 @@ class _FileLoader:
                 return []
             return [Retweet(tweet_id, retweeter, author) for retweeter in retweeters]
 
-        def chunk() -> Iterator[Retweet]:
+        def chunk() -> Iterator[Row]:
             nonlocal finished
             count = 0
             while waiting:
@@ -387,8 +391,7 @@ class _FileLoader:
                 if rows:
                     if len(authors) >= AUTHOR_CACHE_MAX:
                         authors.clear()
-                    for row in rows:
-                        authors[row[0]] = row[2]
+                    authors.update(zip(map(_TWEET_ID, rows), map(_AUTHOR_ID, rows), strict=True))
                     count += len(rows)
                     yield from rows
                 if (users and count >= ROW_CHUNK) or len(users) >= USER_CHUNK:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import IO
 
 from retweetctl.ids import MAX_ID, is_id_text, parse_id_text
-from retweetctl.ingest import Retweet, User
+from retweetctl.ingest import Retweet, Row, User
 
 __all__ = [
     "AUTHOR_UNKNOWN",
@@ -31,6 +33,7 @@ __all__ = [
     "WRONG_FIELD_COUNT",
     "BadLine",
     "Parsed",
+    "ReaderInput",
     "Reject",
     "UnusableInput",
     "clean_text",
@@ -101,18 +104,36 @@ class Reject:
 class Parsed:
     """What a reader gives for a run of input: the one record kind of every format.
 
-    rows: retweets with all three ids known (from_mention of them had the author
-    read from the retweet's `RT @name:` mention). retweeted_by: (tweet_id,
+    rows: retweets with all three ids known, as ingest.Row: a Retweet, or a plain
+    (tweet_id, retweeter_id, author_id) triple where the source has no details (a
+    CSV without the optional columns: a triple costs a seventh of a NamedTuple to
+    make, and such a CSV is the fastest load there is). from_mention of them had
+    the author read from the retweet's `RT @name:` mention. retweeted_by: (tweet_id,
     retweeter ids) from a retweeted_by page, whose author the loader must find;
     a Parsed with retweeted_by has no rows. Picklable, so worker processes can
     hand it back.
     """
 
-    rows: list[Retweet] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
     users: list[User] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     retweeted_by: tuple[int, list[int]] | None = None
     from_mention: int = 0
+
+    def add_missing_original(
+        self,
+        tweet_id: int,
+        retweeter_id: int,
+        author_id: int | None,
+        retweet_id: int | None,
+        retweeted_at: datetime | None,
+    ) -> None:
+        """A retweet whose original is missing: a row if the RT mention named the author, else a skip."""
+        if author_id is None:
+            self.skipped.append(ORIGINAL_NOT_IN_INCLUDES)
+            return
+        self.rows.append(Retweet(tweet_id, retweeter_id, author_id, retweet_id, retweeted_at, True))
+        self.from_mention += 1
 
     def extend(self, other: Parsed) -> None:
         """Take other's rows, users and skips (other has no retweeted_by)."""
@@ -120,6 +141,20 @@ class Parsed:
         self.users += other.users
         self.skipped += other.skipped
         self.from_mention += other.from_mention
+
+
+@dataclass
+class ReaderInput:
+    """What every reader is made of: a binary stream, its name, where rejects and progress go.
+
+    records counts the input records read so far (non-blank JSONL lines, CSV data rows).
+    """
+
+    stream: IO[bytes]
+    name: str
+    on_reject: Callable[[Reject], None]
+    on_progress: Callable[[int], None] | None = None
+    records: int = 0
 
 
 def raw_text(line: bytes) -> str:

@@ -11,19 +11,19 @@ records take the slow path to on_reject.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO
 
 from retweetctl.ids import MAX_ID, MAX_ID_DIGITS
-from retweetctl.ingest import Retweet
+from retweetctl.ingest import Retweet, Row
 from retweetctl.readers.common import (
     INVALID_CSV,
     INVALID_TIME,
     WRONG_FIELD_COUNT,
     BadLine,
     Parsed,
+    ReaderInput,
     Reject,
     UnusableInput,
     parse_id,
@@ -43,17 +43,11 @@ CSV_BATCH_ROWS = 16384
 
 
 @dataclass
-class CsvReader:
+class CsvReader(ReaderInput):
     """Parsed batches of rows of a CSV file; bad records go to on_reject."""
 
-    stream: IO[bytes]
-    name: str
-    on_reject: Callable[[Reject], None]
-    on_progress: Callable[[int], None] | None = None
-    records: int = 0
-
     def __iter__(self) -> Iterator[Parsed]:
-        batch: list[Retweet] = []
+        batch: list[Row] = []
         for row in self.rows():
             batch.append(row)
             if len(batch) >= CSV_BATCH_ROWS:
@@ -68,7 +62,7 @@ class CsvReader:
         if self.on_progress is not None and self.stream.seekable():
             self.on_progress(self.stream.tell())
 
-    def rows(self) -> Iterator[Retweet]:
+    def rows(self) -> Iterator[Row]:
         header = self._header(self.stream.readline())
         width = len(header)
         t_at, r_at, a_at = (header.index(column) for column in CSV_COLUMNS)
@@ -97,7 +91,7 @@ class CsvReader:
                     av = int(a)
                     if 0 < tv <= MAX_ID and 0 < rv <= MAX_ID and 0 < av <= MAX_ID:
                         if not details:
-                            yield Retweet(tv, rv, av)
+                            yield (tv, rv, av)
                             continue
                         extra = _fast_details(fields, id_at, time_at)
                         if extra is not None:
@@ -136,7 +130,7 @@ class CsvReader:
         record: bytes,
         width: int,
         at: tuple[int, int, int, int | None, int | None],
-    ) -> Retweet | None:
+    ) -> Row | None:
         """The row of a record the fast path did not take (quoted, or bad); None if rejected."""
         text = record.decode("utf-8", "surrogateescape")
         try:
@@ -149,10 +143,15 @@ class CsvReader:
             self._reject(line_no, WRONG_FIELD_COUNT, detail, record)
             return None
         try:
-            return Retweet(
+            ids = (
                 parse_id(fields[at[0]], "tweet_id"),
                 parse_id(fields[at[1]], "retweeter_id"),
                 parse_id(fields[at[2]], "author_id"),
+            )
+            if at[3] is None and at[4] is None:
+                return ids
+            return Retweet(
+                *ids,
                 None
                 if at[3] is None or not fields[at[3]]
                 else parse_id(fields[at[3]], "retweet_id"),

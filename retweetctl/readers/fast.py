@@ -22,7 +22,6 @@ from msgspec import UNSET, Raw, Struct, UnsetType
 from retweetctl.ids import MAX_ID, MAX_ID_DIGITS, parse_id_text
 from retweetctl.ingest import Retweet, User
 from retweetctl.readers.common import (
-    ORIGINAL_NOT_IN_INCLUDES,
     BadLine,
     Parsed,
     clean_text,
@@ -240,11 +239,7 @@ def _page(obj: _Line) -> Parsed:
         when = parse_time(item.created_at)
         if original is None:
             author = _mention_author(item, resolve)
-            if author is None:
-                out.skipped.append(ORIGINAL_NOT_IN_INCLUDES)
-            else:
-                rows.append(Retweet(original_id, retweeter, author, retweet_id, when, True))
-                out.from_mention += 1
+            out.add_missing_original(original_id, retweeter, author, retweet_id, when)
             continue
         rows.append(Retweet(original_id, retweeter, _id(original.author_id), retweet_id, when))
     return out
@@ -263,11 +258,7 @@ def _flat_tweet(obj: _Line) -> Parsed:
     when = parse_time(obj.created_at)
     if ref.author_id is None:
         author = _mention_author(obj, _no_users)
-        if author is None:
-            out.skipped.append(ORIGINAL_NOT_IN_INCLUDES)
-        else:
-            out.rows.append(Retweet(original_id, retweeter, author, retweet_id, when, True))
-            out.from_mention += 1
+        out.add_missing_original(original_id, retweeter, author, retweet_id, when)
         return out
     author = _id(ref.author_id)
     if ref.author is not None:

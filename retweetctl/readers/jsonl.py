@@ -27,10 +27,10 @@ from retweetctl.readers.common import (
     INVALID_UTF8,
     MALFORMED,
     NOT_AN_OBJECT,
-    ORIGINAL_NOT_IN_INCLUDES,
     UNRECOGNISED,
     BadLine,
     Parsed,
+    ReaderInput,
     Reject,
     clean_text,
     optional_id,
@@ -153,11 +153,7 @@ def parse_page(obj: dict[str, Any]) -> Parsed:
         when = parse_time(tweet.get("created_at"))
         if original is None:
             author = _mention_author(tweet, resolve)
-            if author is None:
-                out.skipped.append(ORIGINAL_NOT_IN_INCLUDES)
-            else:
-                out.rows.append(Retweet(original_id, retweeter, author, retweet_id, when, True))
-                out.from_mention += 1
+            out.add_missing_original(original_id, retweeter, author, retweet_id, when)
             continue
         author = parse_id(original.get("author_id"), "includes.tweets[].author_id")
         out.rows.append(Retweet(original_id, retweeter, author, retweet_id, when))
@@ -178,11 +174,7 @@ def parse_flat_tweet(obj: dict[str, Any]) -> Parsed:
     when = parse_time(obj.get("created_at"))
     if ref.get("author_id") is None:  # flatten inlines the original only when includes had it
         author = _mention_author(obj, _no_users)  # flatten inlines the mentioned user's id
-        if author is None:
-            out.skipped.append(ORIGINAL_NOT_IN_INCLUDES)
-        else:
-            out.rows.append(Retweet(original_id, retweeter, author, retweet_id, when, True))
-            out.from_mention += 1
+        out.add_missing_original(original_id, retweeter, author, retweet_id, when)
         return out
     author = parse_id(ref.get("author_id"), "referenced_tweets.author_id")
     if isinstance(ref.get("author"), dict):
@@ -294,14 +286,8 @@ def read_blocks(stream: IO[bytes], size: int = BLOCK_BYTES) -> Iterator[bytes]:
 
 
 @dataclass
-class JsonlReader:
+class JsonlReader(ReaderInput):
     """Parsed lines of a JSONL stream; bad lines go to on_reject."""
-
-    stream: IO[bytes]
-    name: str
-    on_reject: Callable[[Reject], None]
-    on_progress: Callable[[int], None] | None = None
-    records: int = 0
 
     def __iter__(self) -> Iterator[Parsed]:
         position = 0
