@@ -14,7 +14,7 @@ Decoding only these fields is what makes it fast: msgspec skips the rest of a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import msgspec
 from msgspec import UNSET, Raw, Struct, UnsetType
@@ -28,7 +28,7 @@ from retweetctl.readers.common import (
     parse_time,
     retweeted_by_tweet,
 )
-from retweetctl.readers.mention import author_from_mention, users_by_name
+from retweetctl.readers.mention import RT_PREFIX, author_from_mention, no_users, users_by_name
 
 __all__ = ["parse_fast"]
 
@@ -185,18 +185,14 @@ def _retweeted_ref(item: _Item) -> _Ref | None:
     return None
 
 
-def _mention_author(item: _Item, resolve: object) -> int | None:
-    if not item.entities or type(item.text) is not str or not item.text.startswith("RT @"):
+def _mention_author(item: _Item, resolve: Callable[[str], int | None]) -> int | None:
+    if not item.entities or type(item.text) is not str or not item.text.startswith(RT_PREFIX):
         return None
     mentions = _decode_entities(item.entities).mentions
     if not mentions:
         return None
     first = mentions[0]
-    return author_from_mention(item.text, first.start, first.id, first.username, resolve)  # type: ignore[arg-type]
-
-
-def _no_users(username: str) -> int | None:
-    return None
+    return author_from_mention(item.text, first.start, first.id, first.username, resolve)
 
 
 def _page(obj: _Line) -> Parsed:
@@ -257,7 +253,7 @@ def _flat_tweet(obj: _Line) -> Parsed:
     retweet_id = _own_id(obj.id)
     when = parse_time(obj.created_at)
     if ref.author_id is None:
-        author = _mention_author(obj, _no_users)
+        author = _mention_author(obj, no_users)
         out.add_missing_original(original_id, retweeter, author, retweet_id, when)
         return out
     author = _id(ref.author_id)

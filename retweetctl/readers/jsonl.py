@@ -40,7 +40,7 @@ from retweetctl.readers.common import (
     retweeted_by_tweet,
 )
 from retweetctl.readers.fast import parse_fast
-from retweetctl.readers.mention import author_from_mention, users_by_name
+from retweetctl.readers.mention import author_from_mention, no_users, users_by_name
 
 __all__ = [
     "BLOCK_BYTES",
@@ -112,10 +112,6 @@ def _mention_author(tweet: dict[str, Any], resolve: Callable[[str], int | None])
     )
 
 
-def _no_users(username: str) -> int | None:
-    return None
-
-
 def parse_page(obj: dict[str, Any]) -> Parsed:
     """A raw API response page: data (+ includes, meta, errors)."""
     out = Parsed()
@@ -173,7 +169,7 @@ def parse_flat_tweet(obj: dict[str, Any]) -> Parsed:
     retweet_id = optional_id(obj.get("id"))
     when = parse_time(obj.get("created_at"))
     if ref.get("author_id") is None:  # flatten inlines the original only when includes had it
-        author = _mention_author(obj, _no_users)  # flatten inlines the mentioned user's id
+        author = _mention_author(obj, no_users)  # flatten inlines the mentioned user's id
         out.add_missing_original(original_id, retweeter, author, retweet_id, when)
         return out
     author = parse_id(ref.get("author_id"), "referenced_tweets.author_id")

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from retweetctl.ids import parse_id_text
 from retweetctl.ingest import User
 
-__all__ = ["RT_MENTION_START", "RT_PREFIX", "author_from_mention", "users_by_name"]
+__all__ = ["RT_MENTION_START", "RT_PREFIX", "author_from_mention", "no_users", "users_by_name"]
 
 RT_PREFIX = "RT @"
 # Offset of the name in "RT @name": the mention's start, as X counts it.
@@ -58,3 +58,8 @@ def users_by_name(users: list[User]) -> Callable[[str], int | None]:
         return table.get(username)
 
     return resolve
+
+
+def no_users(username: str) -> int | None:
+    """The resolver of a line without a page's users (a flattened tweet): nobody."""
+    return None
