@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import pickle
+import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -529,3 +531,25 @@ def test_csv_optional_retweet_id_and_time_columns() -> None:
     only_time = b"retweeted_at,author_id,retweeter_id,tweet_id\n2021-06-15T10:00:00Z,3,2,1\n"
     reader = CsvReader(io.BytesIO(only_time), "c", rejects.append)
     assert list(reader.rows()) == [Retweet(1, 2, 3, None, WHEN)]
+
+
+def test_a_line_nested_near_the_recursion_limit_is_judged_as_the_reference_judges_it() -> None:
+    """msgspec nests a few levels deeper than json.loads: it must not take what json refuses."""
+
+    def reference(line: bytes) -> Parsed:  # one frame, as parse_json_line calls it
+        return parse_json_line_reference(line)
+
+    def outcome(parse: Callable[[bytes], Parsed], line: bytes) -> object:
+        try:
+            return parse(line)
+        except BadLine as bad:
+            return bad.reason
+
+    limit = sys.getrecursionlimit()
+    outcomes = set()
+    for depth in range(limit - 60, limit + 10):
+        line = b'{"data": [], "x": ' + b"[" * depth + b"]" * depth + b"}"
+        expected = outcome(reference, line)
+        assert outcome(parse_json_line, line) == expected, depth
+        outcomes.add(expected if isinstance(expected, str) else "ok")
+    assert outcomes == {"ok", INVALID_JSON}  # the range crossed the limit
