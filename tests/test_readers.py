@@ -553,3 +553,19 @@ def test_a_line_nested_near_the_recursion_limit_is_judged_as_the_reference_judge
         assert outcome(parse_json_line, line) == expected, depth
         outcomes.add(expected if isinstance(expected, str) else "ok")
     assert outcomes == {"ok", INVALID_JSON}  # the range crossed the limit
+
+
+# JSON that only the skipped part of a line gets wrong: msgspec skips fields it does not
+# name, and must still refuse a line json.loads refuses (the reference then rejects it).
+SKIPPED_BAD = [b"01", b"-", b"1.", b".5", b"1e", b'"\\q"', b'"\\u12G4"', b"[1,]", b'{"a":1,}']
+SKIPPED_BAD += [b"tru", b"[1 2]", b'{"a" 1}', b"{1:2}", b'"a\x01"', b'"\xff"']
+
+
+@pytest.mark.parametrize("value", SKIPPED_BAD)
+def test_bad_json_in_a_skipped_field_is_still_rejected(value: bytes) -> None:
+    for template in (b'{"data": [], "x": %s}', b'{"x": {"y": [%s]}, "meta": {}}'):
+        line = template % value
+        assert parse_fast(line) is None
+        with pytest.raises(BadLine) as caught:
+            parse_json_line(line)
+        assert caught.value.reason in (INVALID_JSON, INVALID_UTF8)
