@@ -6,9 +6,10 @@ import io
 import json
 import pickle
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 import pytest
 from hypothesis import given
@@ -34,6 +35,7 @@ from retweetctl.readers import (
     BadLine,
     CsvReader,
     Format,
+    JsonlBlock,
     JsonlReader,
     Parsed,
     Reject,
@@ -47,7 +49,7 @@ from retweetctl.readers import (
     raw_text,
 )
 from retweetctl.readers.fast import parse_fast
-from retweetctl.readers.jsonl import read_blocks
+from retweetctl.readers.jsonl import read_blocks, serial_blocks
 
 DATA = Path(__file__).resolve().parent / "data" / "load"
 TWARC = Path(__file__).resolve().parent / "data" / "twarc"
@@ -569,3 +571,21 @@ def test_bad_json_in_a_skipped_field_is_still_rejected(value: bytes) -> None:
         with pytest.raises(BadLine) as caught:
             parse_json_line(line)
         assert caught.value.reason in (INVALID_JSON, INVALID_UTF8)
+
+
+def test_jsonl_reader_gives_the_same_records_wherever_its_blocks_are_parsed() -> None:
+    data = (DATA / "bad_lines.jsonl").read_bytes() + (TWARC / "withheld.jsonl").read_bytes()
+
+    def one_line_blocks(stream: IO[bytes], name: str) -> Iterator[JsonlBlock]:
+        for number, line in enumerate(stream, start=1):  # as a worker pool might cut it
+            yield pickle.loads(pickle.dumps(parse_block(line, name, number)))
+
+    results = []
+    for blocks in (serial_blocks, one_line_blocks):
+        rejects: list[Reject] = []
+        reader = JsonlReader(io.BytesIO(data), "j", rejects.append, blocks=blocks)
+        results.append(([p.rows for p in reader], rejects, reader.records))
+    assert results[0][0] and results[0][1]
+    flat = [[row for rows in result[0] for row in rows] for result in results]
+    assert flat[0] == flat[1]
+    assert results[0][1:] == results[1][1:]

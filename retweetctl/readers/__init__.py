@@ -6,8 +6,10 @@ stays flat whatever the file size; every id is checked to be a positive
 give the same record kind, Parsed: retweetctl.ingest.Retweet rows, users and
 skips; malformed lines go to on_reject as Reject.
 
-For parallel parsing, jsonl.parse_block(block, name, first_line) -> JsonlBlock is
-a pure function over a block of whole JSONL lines with a picklable result.
+For parallel parsing, parse_block(block, name, first_line) -> JsonlBlock is a pure
+function over a block of whole JSONL lines (read_blocks cuts them) with a
+picklable result; JsonlReader(..., blocks=...) takes any BlockSource that yields
+those results in input order (serial_blocks parses in this process).
 """
 
 from __future__ import annotations
@@ -47,16 +49,20 @@ from retweetctl.readers.formats import (
 )
 from retweetctl.readers.jsonl import (
     BLOCK_BYTES,
+    BlockSource,
     JsonlBlock,
     JsonlReader,
     parse_block,
     parse_json_line,
     parse_json_line_reference,
+    read_blocks,
+    serial_blocks,
 )
 
 __all__ = [
     "AUTHOR_UNKNOWN",
     "BLOCK_BYTES",
+    "BlockSource",
     "CSV_COLUMNS",
     "ID_OUT_OF_RANGE",
     "INVALID_CSV",
@@ -93,4 +99,6 @@ __all__ = [
     "parse_json_line_reference",
     "parse_time",
     "raw_text",
+    "read_blocks",
+    "serial_blocks",
 ]

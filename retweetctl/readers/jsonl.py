@@ -44,6 +44,7 @@ from retweetctl.readers.mention import author_from_mention, no_users, users_by_n
 
 __all__ = [
     "BLOCK_BYTES",
+    "BlockSource",
     "JsonlBlock",
     "JsonlReader",
     "parse_block",
@@ -51,6 +52,7 @@ __all__ = [
     "parse_json_line_reference",
     "parse_object",
     "read_blocks",
+    "serial_blocks",
 ]
 
 # Bytes of whole lines handed to parse_block at a time: large enough that a block's
@@ -229,12 +231,14 @@ class JsonlBlock:
     parsed: the lines' records; consecutive lines are merged into one Parsed, but a
     retweeted_by page stays alone (the loader resolves its author from the rows before
     it). rejects: the malformed lines. records: non-blank lines. lines: all lines.
+    size: the block's bytes.
     """
 
     parsed: list[Parsed] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     records: int = 0
     lines: int = 0
+    size: int = 0
 
 
 def parse_block(block: bytes, name: str, first_line: int = 1) -> JsonlBlock:
@@ -244,7 +248,7 @@ def parse_block(block: bytes, name: str, first_line: int = 1) -> JsonlBlock:
     parsed in any process, in any order, and their results used in file order.
     name and first_line (the block's first line number in the file) are for rejects.
     """
-    out = JsonlBlock()
+    out = JsonlBlock(size=len(block))
     # lines as iterating a file gives them, ending in b"\n": the decoders' error details
     # (a line number and column in a truncated line) stay what they always were
     lines = io.BytesIO(block).readlines()
@@ -281,18 +285,35 @@ def read_blocks(stream: IO[bytes], size: int = BLOCK_BYTES) -> Iterator[bytes]:
         yield block
 
 
+def serial_blocks(stream: IO[bytes], name: str) -> Iterator[JsonlBlock]:
+    """parse_block over a stream's blocks, in this process, in order."""
+    line_no = 1
+    for data in read_blocks(stream):
+        block = parse_block(data, name, line_no)
+        line_no += block.lines
+        yield block
+
+
+# (stream, input name) -> its JsonlBlocks in input order: serial_blocks, or a runner
+# that hands read_blocks' blocks to parse_block in worker processes.
+BlockSource = Callable[[IO[bytes], str], Iterator[JsonlBlock]]
+
+
 @dataclass
 class JsonlReader(ReaderInput):
-    """Parsed lines of a JSONL stream; bad lines go to on_reject."""
+    """Parsed lines of a JSONL stream; bad lines go to on_reject.
+
+    blocks decides where the parse runs (serial_blocks: here); the records, rejects
+    and their order are the same wherever it runs.
+    """
+
+    blocks: BlockSource = serial_blocks
 
     def __iter__(self) -> Iterator[Parsed]:
         position = 0
-        line_no = 1
         progress = self.on_progress
-        for data in read_blocks(self.stream):
-            block = parse_block(data, self.name, line_no)
-            line_no += block.lines
-            position += len(data)
+        for block in self.blocks(self.stream, self.name):
+            position += block.size
             self.records += block.records
             for reject in block.rejects:
                 self.on_reject(reject)
