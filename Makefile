@@ -45,8 +45,10 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 # Target of 1M rows, batches of 100k and 1M; about 10 minutes on 2 cores.
 bench: $(BENCH_STAMP)
 	$(BIN)/python bench/bench_merge.py
+	$(BIN)/python bench/bench_merge.py --beside-load
 	$(BIN)/python bench/bench_decode.py
 	@if [ -f bench/bench_matrix.py ]; then $(BIN)/python bench/bench_matrix.py; fi
+	$(BIN)/python bench/bench_startup.py
 
 # The same against a target of 10M rows.
 bench-large: $(BENCH_STAMP)

@@ -32,6 +32,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -214,20 +215,23 @@ def copy_rows(conn: Connection, rows: Sequence[Row]) -> None:
     rebuild(conn)
 
 
-def generate(conn: Connection, rows: int, first: int = 0) -> None:
+def generated(first: int, rows: int, retweeters: int, shape: str) -> dict[str, int]:
+    """GENERATE_SKEWED's parameters; uniform data is the same with exponents of 1."""
+    skewed = shape == "skewed"
+    return {
+        "first": first,
+        "rows": rows,
+        "retweeters": retweeters,
+        "authors": AUTHORS,
+        "retweeter_skew": RETWEETER_SKEW if skewed else 1,
+        "author_skew": AUTHOR_SKEW if skewed else 1,
+    }
+
+
+def generate(conn: Connection, rows: int, first: int = 0, shape: str = "skewed") -> None:
     set_triggers(conn, False)
     conn.execute("SELECT setseed(0.5)")
-    conn.execute(
-        GENERATE_SKEWED,
-        {
-            "first": first + 1,
-            "rows": rows,
-            "retweeters": rows // 2,
-            "authors": AUTHORS,
-            "retweeter_skew": RETWEETER_SKEW,
-            "author_skew": AUTHOR_SKEW,
-        },
-    )
+    conn.execute(GENERATE_SKEWED, generated(first + 1, rows, rows // 2, shape))
     conn.commit()
     set_triggers(conn, True)
     rebuild(conn)
@@ -272,10 +276,10 @@ def drain(lines: Iterator[str]) -> int:
 # -- measurements -------------------------------------------------------------
 
 
-def measure_reads(url: str, rows: int, repeats: int) -> dict[str, float]:
+def measure_reads(url: str, rows: int, repeats: int, shape: str = "skewed") -> dict[str, object]:
     with psycopg.connect(url) as conn:
         reset(conn)
-        build = timed(lambda: generate(conn, rows))
+        build = timed(lambda: generate(conn, rows, shape=shape))
         cells = int(conn.execute("SELECT cells FROM retweet_aggregate_sizes").fetchone()[0])  # type: ignore[index]
         conn.commit()
         query = MatrixQuery(top_authors=TOP_AUTHORS, top_retweeters=TOP_RETWEETERS)
@@ -295,22 +299,17 @@ def measure_reads(url: str, rows: int, repeats: int) -> dict[str, float]:
         conn.execute("SELECT setseed(0.25)")
         load_seconds = timed(
             lambda: (
-                conn.execute(
-                    GENERATE_SKEWED,
-                    {
-                        "first": rows + 1,
-                        "rows": load_rows,
-                        "retweeters": rows // 2,
-                        "authors": AUTHORS,
-                        "retweeter_skew": RETWEETER_SKEW,
-                        "author_skew": AUTHOR_SKEW,
-                    },
-                ),
+                conn.execute(GENERATE_SKEWED, generated(rows + 1, load_rows, rows // 2, shape)),
                 conn.commit(),
             )
         )
+        # What `retweetctl load` now does at its end, in its own transaction...
         catch_up_seconds = timed(lambda: catch_up(conn))
+        # ...so the first `matrix` after it only reads.
+        first_matrix = timed(lambda: load_matrix(conn, query))
+        group_by_after = best(1, lambda: (conn.execute(GROUP_BY_ONLY).fetchone(), conn.commit()))
         return {
+            "data": shape,
             "rows": rows,
             "cells": cells,
             "build_s": build,
@@ -325,6 +324,10 @@ def measure_reads(url: str, rows: int, repeats: int) -> dict[str, float]:
             "catch_up_after_load_s": catch_up_seconds,
             "group_by_only_s": group_by_only,
             "catch_up_vs_group_by": catch_up_seconds / group_by_only,
+            "group_by_after_load_s": group_by_after,
+            "catch_up_vs_group_by_after_load": catch_up_seconds / group_by_after,
+            "first_matrix_after_load_s": first_matrix,
+            "first_matrix_vs_group_by": first_matrix / group_by_only,
         }
 
 
@@ -396,21 +399,25 @@ def measure_merges(url: str, repeats: int, merge_rows: int) -> list[dict[str, ob
 # -- report -------------------------------------------------------------------
 
 
-def print_report(reads: list[dict[str, float]], merges: list[dict[str, object]]) -> None:
+def print_report(reads: list[dict[str, Any]], merges: list[dict[str, object]]) -> None:
     print(
-        "\nmatrix reads (median seconds; speedup = GROUP BY / aggregate; catch-up after a 1M-row load)"
+        "\nmatrix reads (median seconds; speedup = GROUP BY / aggregate; catch-up after a"
+        " 1M-row load, which `load` does at its end; first matrix after it; GB after = GROUP BY"
+        " of the loaded table)"
     )
     print(
-        f"{'rows':>11} {'cells':>11} {'top agg':>9} {'top GB':>9} {'speedup':>9}"
+        f"{'data':>8} {'rows':>11} {'cells':>11} {'top agg':>9} {'top GB':>9} {'speedup':>9}"
         f" {'all agg':>9} {'all GB':>9} {'speedup':>8} {'GB only':>8} {'catch-up':>9}"
+        f" {'GB after':>9} {'1st matrix':>10}"
     )
     for r in reads:
         print(
-            f"{int(r['rows']):>11,} {int(r['cells']):>11,} {r['top_aggregate_s']:>9.4f}"
+            f"{r['data']:>8} {int(r['rows']):>11,} {int(r['cells']):>11,} {r['top_aggregate_s']:>9.4f}"
             f" {r['top_group_by_s']:>9.3f} {r['top_speedup']:>8.0f}x"
             f" {r['all_cells_aggregate_s']:>9.2f} {r['all_cells_group_by_s']:>9.2f}"
             f" {r['all_cells_speedup']:>7.1f}x {r['group_by_only_s']:>8.2f}"
-            f" {r['catch_up_after_load_s']:>8.2f}s"
+            f" {r['catch_up_after_load_s']:>8.2f}s {r['group_by_after_load_s']:>8.2f}s"
+            f" {r['first_matrix_after_load_s']:>9.4f}s"
         )
     print("\n1M-row merge into 1M stored rows, half already stored (median seconds)")
     print(
@@ -431,6 +438,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
     parser.add_argument("--skip-merge", action="store_true", help="only the read figures")
     parser.add_argument("--sizes", help="comma-separated table sizes instead of 1M (and 10M)")
+    parser.add_argument("--shapes", default="skewed,uniform", help="data shapes for the reads")
     parser.add_argument("--merge-rows", type=int, default=MERGE_ROWS, help="rows stored and merged")
     args = parser.parse_args(argv)
     sizes = SIZES_LARGE if args.large else SIZES
@@ -442,8 +450,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             version = str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
         reads = []
         for rows in sizes:
-            print(f"reads on {rows:,} rows…", file=sys.stderr, flush=True)
-            reads.append(measure_reads(url, rows, args.repeats))
+            for shape in args.shapes.split(","):
+                print(f"reads on {rows:,} {shape} rows…", file=sys.stderr, flush=True)
+                reads.append(measure_reads(url, rows, args.repeats, shape))
         merges = []
         if not args.skip_merge:
             print("merges…", file=sys.stderr, flush=True)

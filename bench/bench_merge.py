@@ -8,6 +8,12 @@ count: the machine may be shared and absolute seconds noisy.
 
     python bench/bench_merge.py [--large] [--repeats 3] [--sizes 100000,1000000]
         [--methods retweetctl,django,...] [--json bench-results.json]
+    python bench/bench_merge.py --beside-load [--beside-rows 10000000]
+
+--beside-load times a small merge (one fetched tweet) into an idle copy of the
+target and into a copy where another session holds a big staged batch
+uncommitted (a load in flight), merge by merge in turns, with the staging
+index and with index scans off (the old design).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -33,10 +40,15 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from retweetctl import ingest
+from retweetctl.config import DEFAULT_SCHEMA
+from retweetctl.database import with_search_path
 from retweetctl.embedded import EmbeddedServer
-from retweetctl.ingest import Row, StagingBatch, merge_rows
+from retweetctl.ingest import StagingBatch, merge_rows
 from retweetctl.migrations import migrate
 from retweetctl.queries import load
+
+# The bench's rows are plain triples (ingest.Row also admits the detailed Retweet).
+Row = tuple[int, int, int]
 
 SEED = 20261127
 DEFAULT_REPEATS = 3
@@ -54,8 +66,18 @@ VALUES_BATCH = 1_000
 SAVEPOINT_ROWS = 20_000
 # Peak RSS of `retweetctl load` is measured on files of these many rows.
 RSS_ROWS = (1_000_000, 10_000_000)
+# --beside-load: rows another session holds staged (the issue's 8-10M-row load in
+# flight), the small merge beside it (one tweet's page of retweeters, as fetch
+# writes it) and how many small merges each figure is the median of.
+BESIDE_ROWS = 10_000_000
+SMALL_MERGE_ROWS = 100
+SMALL_MERGE_REPEATS = 40
+# The issue's goals: a small merge beside the load <= 2x idle; bulk within 5%.
+BESIDE_GOAL = 2.0
+BULK_GOAL = 1.05
 TEMPLATE_DB = "rtc_bench_pristine"
 RUN_DB = "rtc_bench_run"
+IDLE_DB = "rtc_bench_idle"  # --beside-load: the copy no other session writes to
 # The checksum of a row: ((t * K1 + r) * K2 + a) mod P, summed; computed the same in SQL.
 K1, K2, P = 1_000_003, 1_000_033, (1 << 61) - 1
 MASK62 = (1 << 62) - 1
@@ -68,6 +90,9 @@ LOAD_AVAILABLE = [False]
 
 
 # -- data -------------------------------------------------------------------
+
+# The benchmark's rows are plain triples (ingest.Row also allows the detailed Retweet).
+Row = tuple[int, int, int]
 
 
 def row_checksum(row: Row) -> int:
@@ -150,7 +175,8 @@ class Server:
     home: Path  # RETWEETCTL_HOME for the CLI runs
 
     def url(self, database: str) -> str:
-        return make_conninfo(self.admin_url, dbname=database)
+        # retweetctl's schema first, as its own connections have it (any server, not only ours).
+        return with_search_path(make_conninfo(self.admin_url, dbname=database), DEFAULT_SCHEMA)
 
     def admin(self) -> psycopg.Connection[tuple[object, ...]]:
         return psycopg.connect(self.admin_url, autocommit=True)
@@ -288,10 +314,19 @@ def timed(ctx: Context, body: Callable[[Conn], None], *, autocommit: bool = Fals
 
 def m_retweetctl(ctx: Context) -> float:
     def body(conn: Conn) -> None:
-        result = merge_rows(conn, ctx.work.batch)
+        # A bulk batch, as load stages a file.
+        result = merge_rows(conn, ctx.work.batch, bulk=True)
         assert result.added == len(ctx.work.new_rows), result
 
     return timed(ctx, body)
+
+
+def m_unindexed(ctx: Context) -> float:
+    """merge_rows on the staging table as it was before migration 0004: no batch_id index."""
+    # Bulk batches are outside the partial index; this weighs what remains (the predicate).
+    with psycopg.connect(ctx.url, autocommit=True) as conn:
+        conn.execute("DROP INDEX retweet_staging_batch_id_idx")
+    return m_retweetctl(ctx)
 
 
 def m_load(ctx: Context) -> float:
@@ -650,6 +685,12 @@ def m_copy_back(ctx: Context) -> float:
 
 METHODS = [
     Method("retweetctl", "retweetctl merge (library: merge_rows)", m_retweetctl),
+    Method(
+        "unindexed",
+        "baseline: merge_rows, staging without the batch_id index",
+        m_unindexed,
+        note="the staging table before migration 0004, for the bulk-cost goal",
+    ),
     Method("load", "retweetctl load FILE.csv --format csv --quiet", m_load),
     Method("django", "Django bulk_create(ignore_conflicts=True)", m_django),
     Method(
@@ -862,10 +903,18 @@ def targets(results: list[Result], rss: dict[str, object]) -> list[str]:
     by = {(r.workload, r.method): r for r in results if r.seconds}
     out = []
     for workload in dict.fromkeys(r.workload for r in results):
-        if not workload.startswith("M=1M"):
-            continue
         ref = by.get((workload, "retweetctl"))
         if ref is None:
+            continue
+        unindexed = by.get((workload, "unindexed"))
+        if unindexed is not None:
+            ratio = ref.median / unindexed.median
+            verdict = "met" if ratio <= BULK_GOAL else "MISSED"
+            out.append(
+                f"{workload}: merge with the staging index takes {ratio:.3f}x the unindexed"
+                f" staging (goal <= {BULK_GOAL}): {verdict}"
+            )
+        if not workload.startswith("M=1M"):
             continue
         floor_limit = 1.25 if workload.endswith("N=1M") else 1.5
         for key, goal, faster in (
@@ -905,6 +954,110 @@ def targets(results: list[Result], rss: dict[str, object]) -> list[str]:
     return out
 
 
+# -- a small merge beside a load in flight ------------------------------------
+
+
+def _small_merges(
+    urls: Sequence[str], universe: Universe, start: int, settings: Sequence[str]
+) -> list[list[float]]:
+    """Seconds of SMALL_MERGE_REPEATS merges of SMALL_MERGE_ROWS new rows into each database.
+
+    The databases take turns, merge by merge (the first one first, then the other
+    first): whatever else the machine is doing weighs on both alike.
+    """
+    seconds: list[list[float]] = [[] for _ in urls]
+    with contextlib.ExitStack() as stack:
+        conns = [stack.enter_context(psycopg.connect(url)) for url in urls]
+        for conn in conns:
+            for setting in settings:
+                conn.execute(f"SET {setting}")
+            conn.commit()
+        # One more than measured: the first merge of a session warms caches and plans.
+        for n in range(SMALL_MERGE_REPEATS + 1):
+            first = start + n * SMALL_MERGE_ROWS
+            rows = list(universe.rows(first, first + SMALL_MERGE_ROWS))
+            turn = list(enumerate(conns))
+            for which, conn in turn if n % 2 else reversed(turn):
+                t0 = time.perf_counter()
+                result = merge_rows(conn, rows)
+                if n:
+                    seconds[which].append(time.perf_counter() - t0)
+                assert result.added == SMALL_MERGE_ROWS, result
+    return seconds
+
+
+class _LoadInFlight:
+    """Another session that stages `rows` rows and holds them uncommitted until stopped."""
+
+    def __init__(self, url: str, universe: Universe, start: int, rows: int) -> None:
+        self.staged = threading.Event()
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+        self.seconds = 0.0
+        self._thread = threading.Thread(
+            target=self._run, args=(url, universe, start, rows), daemon=True
+        )
+
+    def _run(self, url: str, universe: Universe, start: int, rows: int) -> None:
+        try:
+            with psycopg.connect(url) as conn:
+                t0 = time.perf_counter()
+                batch = StagingBatch(conn, bulk=True)  # as load stages a file
+                batch.copy(universe.rows(start, start + rows))
+                self.seconds = time.perf_counter() - t0
+                self.staged.set()
+                self.done.wait()
+                conn.rollback()
+        except BaseException as exc:  # reported by the main thread
+            self.error = exc
+            self.staged.set()
+
+    def __enter__(self) -> _LoadInFlight:
+        self._thread.start()
+        self.staged.wait()
+        if self.error is not None:
+            raise self.error
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self._thread.join()
+
+
+def bench_beside_load(
+    server: Server, universe: Universe, target: int, rows: int, log: Callable[[str], None]
+) -> list[str]:
+    """Small merges into an idle copy and beside `rows` staged rows of another session; report lines."""
+    server.clone(TEMPLATE_DB, RUN_DB)
+    server.clone(TEMPLATE_DB, IDLE_DB)
+    urls = [server.url(IDLE_DB), server.url(RUN_DB)]
+    # Index scans off: the plans of the old, unindexed staging (index upkeep of 100 rows aside).
+    old_design = ("enable_indexscan = off", "enable_bitmapscan = off")
+    # Fresh, never-stored rows for every merge: after the target and the load's rows.
+    start = target * 2 + rows
+    step = (SMALL_MERGE_REPEATS + 1) * SMALL_MERGE_ROWS
+    with _LoadInFlight(urls[1], universe, target * 2, rows) as load_in_flight:
+        log(f"  another session staged {_count(rows)} rows in {load_in_flight.seconds:.1f} s")
+        idle_runs, beside_runs = _small_merges(urls, universe, start, ())
+        idle_old_runs, beside_old_runs = _small_merges(urls, universe, start + step, old_design)
+    server.drop(RUN_DB)
+    server.drop(IDLE_DB)
+    idle, beside = statistics.median(idle_runs), statistics.median(beside_runs)
+    idle_old, beside_old = statistics.median(idle_old_runs), statistics.median(beside_old_runs)
+    ratio = beside / idle
+    verdict = "met" if ratio <= BESIDE_GOAL else "MISSED"
+    load_avg = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return [
+        f"small merge of {SMALL_MERGE_ROWS} rows into {_count(target)}, medians of"
+        f" {SMALL_MERGE_REPEATS}, an idle copy and the busy one taking turns;"
+        f" load average {load_avg}",
+        f"idle: {idle * 1000:.1f} ms; beside {_count(rows)} staged rows of another session:"
+        f" {beside * 1000:.1f} ms = {ratio:.2f}x idle (goal <= {BESIDE_GOAL}x): {verdict}",
+        f"old design (no batch_id index): idle {idle_old * 1000:.1f} ms, beside"
+        f" {beside_old * 1000:.1f} ms = {beside_old / idle_old:.1f}x idle",
+    ]
+
+
 # -- main -------------------------------------------------------------------
 
 
@@ -920,6 +1073,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"comma-separated, from: {', '.join(m.key for m in METHODS)}",
     )
     parser.add_argument("--no-rss", action="store_true", help="skip the peak-RSS runs of load")
+    parser.add_argument(
+        "--beside-load",
+        action="store_true",
+        help="only time a small merge idle and beside another session's big staged batch",
+    )
+    parser.add_argument("--beside-rows", type=int, default=BESIDE_ROWS)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--seed", type=int, default=SEED)
     return parser.parse_args(argv)
@@ -942,9 +1101,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(text, file=sys.stderr, flush=True)
 
     started = time.perf_counter()
-    LOAD_AVAILABLE[0] = load_available()
     rng = random.Random(args.seed)
     universe = Universe.make(rng)
+    if args.beside_load:
+        return main_beside_load(universe, target, args.beside_rows, log)
+    LOAD_AVAILABLE[0] = load_available()
     with bench_server() as server, tempfile.TemporaryDirectory(prefix="rtc-bench-") as tmp:
         info = server_info(server)
         log(f"PostgreSQL {info['server_version']}; building a target of {_count(target)} rows")
@@ -1024,6 +1185,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         + "\n"
     )
+    return 0
+
+
+def main_beside_load(universe: Universe, target: int, rows: int, log: Callable[[str], None]) -> int:
+    with bench_server() as server:
+        info = server_info(server)
+        log(f"PostgreSQL {info['server_version']}; building a target of {_count(target)} rows")
+        build_template(server, universe, target)
+        lines = bench_beside_load(server, universe, target, rows, log)
+        server.drop(TEMPLATE_DB)
+    env = environment(info)
+    print()
+    print(f"retweetctl small merge beside a load in flight — {env['date']}")
+    print(f"machine: {env['machine']}; PostgreSQL {info['server_version']}")
+    print(f"command: {env['command']}")
+    for line in lines:
+        print(f"- {line}")
     return 0
 
 

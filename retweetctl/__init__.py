@@ -1,8 +1,15 @@
 """retweetctl: who retweets whom, kept exactly in PostgreSQL."""
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-try:
-    __version__ = version("retweetctl")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
+
+def __getattr__(name: str) -> str:
+    # __version__ on demand: importlib.metadata costs tens of milliseconds at every start.
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("retweetctl")
+        except PackageNotFoundError:  # running from a source tree that was never installed
+            return "0.0.0+unknown"
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

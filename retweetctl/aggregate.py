@@ -9,8 +9,9 @@ counted exactly once and the upserts never deadlock.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
-from psycopg import IsolationLevel
+from psycopg import IsolationLevel, sql
 
 from retweetctl.database import Connection
 from retweetctl.queries import load
@@ -21,6 +22,19 @@ CATCH_UP_LOCK_KEY = 0x7274777461676731
 DIFFERENCES_SHOWN = 20
 # The sorts of a catch-up after a 1M-row load fit in this (the default 4MB spills to disk).
 CATCH_UP_WORK_MEM = "64MB"
+# Pages of the deltas table folded per statement: at 157 deltas per 8 kB page (a
+# 48-byte row and its line pointer), 100,000 deltas, about a second of work at 1M rows:
+# small enough for a progress bar to move.
+CATCH_UP_CHUNK_PAGES = 640
+# The largest block number a TID can hold: the open end of the last range.
+LAST_PAGE = 4_294_967_295
+
+
+RANGE = sql.SQL("WHERE ctid >= %(from)s::tid AND ctid < %(to)s::tid")
+
+
+class Progress(Protocol):
+    def __call__(self, done: int, total: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -58,8 +72,15 @@ def _or_missing(value: int | None) -> str:
     return "missing" if value is None else str(value)
 
 
-def catch_up(conn: Connection) -> CatchUp:
-    """Fold pending deltas into the aggregate, in its own transaction; cheap when none are pending."""
+def catch_up(conn: Connection, progress: Progress | None = None) -> CatchUp:
+    """Fold pending deltas into the aggregate; cheap when none are pending.
+
+    On an idle connection this is its own transaction (committed, the connection left
+    idle); inside the caller's transaction it is a savepoint there and commits nothing
+    (the catch-up lock is then held until the caller ends its transaction).
+    `progress(done, total)` is told the pending rows first (done = 0), then after each
+    chunk of the deltas table.
+    """
     with conn.transaction():
         # LIMIT 1: on Citus a bare EXISTS pulls every pending delta to the coordinator.
         pending = conn.execute(
@@ -68,14 +89,41 @@ def catch_up(conn: Connection) -> CatchUp:
         if not pending or not pending[0]:
             return CatchUp()
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (CATCH_UP_LOCK_KEY,))
-        return _catch_up_locked(conn)
+        return _catch_up_locked(conn, progress)
 
 
-def _catch_up_locked(conn: Connection) -> CatchUp:
+def _catch_up_locked(conn: Connection, progress: Progress | None = None) -> CatchUp:
+    """Take the deltas a range of CATCH_UP_CHUNK_PAGES pages of the deltas table at a time
+    (a TID range scan): each chunk's sort fits in memory, and progress can be shown. The
+    last range is open-ended, so every delta committed before it is taken."""
     conn.execute("SELECT set_config('work_mem', %s, true)", (CATCH_UP_WORK_MEM,))
-    row = conn.execute(load("aggregate_catch_up")).fetchone()
+    row = conn.execute(load("aggregate_pending")).fetchone()
     assert row is not None
-    deltas, new_cells, new_authors, new_retweeters, decreased = (int(v) for v in row)  # type: ignore[call-overload]
+    pages, total = int(row[0]), int(row[1])  # type: ignore[call-overload]
+    if progress is not None:
+        progress(0, total)
+    deltas = new_cells = new_authors = new_retweeters = decreased = 0
+    # One statement when the deltas fit in one chunk (and on Citus, where the deltas table
+    # is distributed: its coordinator table has no pages, and no ctid means anything).
+    ranges = range(0, pages, CATCH_UP_CHUNK_PAGES) if pages > CATCH_UP_CHUNK_PAGES else [None]
+    for start in ranges:
+        if start is None:
+            statement = load("aggregate_catch_up").format(range=sql.SQL(""))
+            params = {}
+        else:
+            end = start + CATCH_UP_CHUNK_PAGES
+            statement = load("aggregate_catch_up").format(range=RANGE)
+            params = {"from": f"({start},0)", "to": f"({end if end < pages else LAST_PAGE},0)"}
+        row = conn.execute(statement, params).fetchone()
+        assert row is not None
+        counts = [int(v) for v in row]  # type: ignore[call-overload]
+        deltas += counts[0]
+        new_cells += counts[1]
+        new_authors += counts[2]
+        new_retweeters += counts[3]
+        decreased += counts[4]
+        if progress is not None:
+            progress(min(deltas, total), total)
     gone = (0, 0, 0)
     if decreased:
         zeros = conn.execute(load("aggregate_remove_zeros")).fetchone()

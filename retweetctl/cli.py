@@ -3,40 +3,118 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
 import sys
 import traceback
+from typing import Any
 
-import psycopg
 import typer
+from typer.core import TyperGroup
 
-from retweetctl import __version__
-from retweetctl.commands import db, fetch, load, matrix, watch
-from retweetctl.commands.common import AppState
-from retweetctl.config import Secret
-from retweetctl.database import first_line
 from retweetctl.errors import ExitCode, RetweetctlError
 
-# SQLSTATE class 40: deadlock, serialization failure. Retrying later helps; the server is fine.
-TRANSACTION_ROLLBACK_CLASS = "40"
+# The help layout of each command (the root uses click's plain one: see `app`).
+COMMAND_MARKUP_MODE: Any = "rich"
+
+# Every command, imported only when it runs (or its own --help is asked): `--help` and
+# `--version` then cost what Typer and rich cost, not psycopg, tweepy and requests.
+# name: (module, attribute: a function or a Typer sub-app, the line `--help` lists;
+# tests/test_startup.py checks each line is the first line of the command's own help).
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "db": (
+        "retweetctl.commands.db",
+        "app",
+        "Manage the database: the embedded server's lifecycle and its connection string.",
+    ),
+    "fetch": (
+        "retweetctl.commands.fetch",
+        "command",
+        "Fetch who retweeted the given tweets (and/or the watch list) and store the new rows.",
+    ),
+    "load": (
+        "retweetctl.commands.load",
+        "command",
+        "Load retweets from twarc2 / X API v2 JSONL or CSV files"
+        " (tweet_id,retweeter_id,author_id).",
+    ),
+    "matrix": (
+        "retweetctl.commands.matrix",
+        "command",
+        "Show the author-by-retweeter matrix: how often each retweeter retweeted each author.",
+    ),
+    "watch": (
+        "retweetctl.commands.watch",
+        "app",
+        "The watch list: tweets that `fetch --watched` checks.",
+    ),
+}
+
+
+class LazyGroup(TyperGroup):
+    """The root group: a command's module is imported when the command is looked up to run;
+    while the root's help lists the commands, each is a stub with its one line of help."""
+
+    _listing = False
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name in COMMANDS and cmd_name not in self.commands:
+            module, attribute, short = COMMANDS[cmd_name]
+            if self._listing:
+                return typer.core.TyperCommand(cmd_name, help=short, short_help=short)
+            self.commands[cmd_name] = _import_command(cmd_name, module, attribute)
+        return super().get_command(ctx, cmd_name)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+
+def _rich_help(group: Any) -> None:
+    """Sub-apps inherit the root's plain layout otherwise."""
+    group.rich_markup_mode = COMMAND_MARKUP_MODE
+    for command in group.commands.values():
+        command.rich_markup_mode = COMMAND_MARKUP_MODE
+
+
+def _import_command(name: str, module: str, attribute: str) -> Any:
+    target = getattr(importlib.import_module(module), attribute)
+    if isinstance(target, typer.Typer):
+        group = typer.main.get_group(target)
+        group.name = name
+        _rich_help(group)
+        return group
+    return typer.main.get_command_from_info(
+        typer.models.CommandInfo(name=name, callback=target),
+        pretty_exceptions_short=True,
+        rich_markup_mode=COMMAND_MARKUP_MODE,
+    )
+
 
 app = typer.Typer(
     name="retweetctl",
     help="Keep a PostgreSQL table of who retweets whom, and show the author-by-retweeter matrix.",
     no_args_is_help=True,
+    cls=LazyGroup,
+    # The root's help in click's plain layout: Typer's rich layout imports rich.markdown
+    # and markdown_it, 0.28 s (python -X importtime); each command keeps the rich layout.
+    rich_markup_mode=None,
     # Typer's pretty tracebacks print local variables, which can hold secrets.
     pretty_exceptions_enable=False,
 )
-app.add_typer(db.app, name="db")
-app.add_typer(watch.app, name="watch")
-app.command("fetch")(fetch.command)
-app.command("load")(load.command)
-app.command("matrix")(matrix.command)
 
 
 def _show_version(value: bool) -> None:
     if value:
+        from retweetctl import __version__
+
         print(f"retweetctl {__version__}")
         raise typer.Exit()
 
@@ -52,6 +130,8 @@ def root(
     ),
 ) -> None:
     """Keep a PostgreSQL table of who retweets whom, and show the author-by-retweeter matrix."""
+    from retweetctl.commands.common import AppState
+
     ctx.obj = AppState(debug=debug)
     # Python warnings (tweepy warns about tweet fields) become log records: shown with
     # --debug, scrubbed; otherwise silent, so `--quiet` under cron stays quiet.
@@ -71,6 +151,8 @@ class RedactingFilter(logging.Filter):
     """Replace every secret retweetctl knows of in a log record (tweepy logs its headers)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        from retweetctl.config import Secret
+
         record.msg = Secret.scrub(record.getMessage())
         record.args = None
         # A logged exception's traceback is formatted after filters run: format it now,
@@ -108,24 +190,41 @@ def run(argv: list[str] | None = None) -> int:
     except RetweetctlError as exc:
         _error(exc.message)
         return exc.exit_code
-    except psycopg.OperationalError as exc:
-        if (exc.sqlstate or "").startswith(TRANSACTION_ROLLBACK_CLASS):
-            _error(
-                f"database conflict, the transaction in flight was rolled back; retry: {first_line(exc)}"
-            )
-            return ExitCode.TEMPORARY
-        _error(f"database unavailable: {first_line(exc)}")
-        return ExitCode.UNAVAILABLE
-    except BrokenPipeError:
-        return _reader_gone()
-    except Exception as exc:  # a bug: say so in one line, the traceback only with --debug
-        if debug:
-            sys.stderr.write(Secret.scrub("".join(traceback.format_exception(exc))))
-        _error(
-            f"internal error: {type(exc).__name__}: {first_line(exc)} (run with --debug for details)"
-        )
-        return ExitCode.SOFTWARE
+    except Exception as exc:
+        return _failed(exc, debug)
     return ExitCode.OK
+
+
+def _failed(exc: Exception, debug: bool) -> int:
+    """The exit code of an exception no command turned into a RetweetctlError."""
+    from retweetctl.config import Secret
+    from retweetctl.database import first_line
+
+    if isinstance(exc, BrokenPipeError):
+        return _reader_gone()
+    if _is_database_error(exc):
+        from retweetctl.dberrors import database_failure
+
+        code, message = database_failure(exc)  # type: ignore[arg-type]
+        if code != ExitCode.SOFTWARE:
+            _error(message)
+            return code
+    # A bug: say so in one line, the traceback only with --debug.
+    if debug:
+        sys.stderr.write(Secret.scrub("".join(traceback.format_exception(exc))))
+    _error(
+        f"internal error: {type(exc).__name__}: {first_line(exc)} (run with --debug for details)"
+    )
+    return ExitCode.SOFTWARE
+
+
+def _is_database_error(exc: Exception) -> bool:
+    """psycopg.Error, without importing psycopg when no psycopg error occurred."""
+    if "psycopg" not in sys.modules:
+        return False
+    import psycopg
+
+    return isinstance(exc, psycopg.Error)
 
 
 def _reader_gone() -> int:
@@ -148,4 +247,6 @@ def _exit_code(code: object) -> int:
 
 
 def _error(message: str) -> None:
+    from retweetctl.config import Secret
+
     sys.stderr.write(f"retweetctl: error: {Secret.scrub(message)}\n")

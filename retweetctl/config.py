@@ -23,6 +23,10 @@ CONFIG_FILE_NAME = "config.toml"
 DEFAULT_API_BASE_URL = "https://api.twitter.com"
 # tweepy sets no timeout; a stalled connection would hang a cron job forever.
 DEFAULT_HTTP_TIMEOUT = 30.0
+# retweetctl's tables live in their own schema, out of the way of a shared database's `public`.
+DEFAULT_SCHEMA = "retweetctl"
+# A plain lower-case identifier: no quoting needed in SQL, search_path or libpq options.
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 REDACTED = "***"
 
 
@@ -70,6 +74,7 @@ class Settings:
     api_base_url: str = DEFAULT_API_BASE_URL
     http_timeout: float = DEFAULT_HTTP_TIMEOUT
     pg_bindir: Path | None = None
+    schema: str = DEFAULT_SCHEMA
     config_file: Path | None = None
     warnings: tuple[str, ...] = field(default=())
 
@@ -85,6 +90,7 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "api_base_url": ("RETWEETCTL_API_BASE_URL",),
     "http_timeout": ("RETWEETCTL_HTTP_TIMEOUT",),
     "pg_bindir": ("RETWEETCTL_PG_BINDIR",),
+    "schema": ("RETWEETCTL_SCHEMA",),
 }
 SECRET_KEYS = frozenset({"database_url", "bearer_token"})
 
@@ -131,6 +137,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         api_base_url=str(values.get("api_base_url") or DEFAULT_API_BASE_URL).rstrip("/"),
         http_timeout=_positive_float(values, "http_timeout", DEFAULT_HTTP_TIMEOUT),
         pg_bindir=Path(str(values["pg_bindir"])) if values.get("pg_bindir") else None,
+        schema=_schema(values),
         config_file=config_file,
         warnings=tuple(warnings),
     )
@@ -190,6 +197,15 @@ def _register_dsn_password(dsn: str) -> None:
     for key in PASSWORD_KEYS:
         if params.get(key):
             Secret(str(params[key]))
+
+
+def _schema(values: Mapping[str, object]) -> str:
+    raw = str(values.get("schema") or DEFAULT_SCHEMA).strip()
+    if not _SCHEMA_NAME.match(raw):
+        raise ConfigError(
+            f"schema must be a lower-case SQL name (a-z, 0-9, _; 63 at most), got {raw!r}"
+        )
+    return raw
 
 
 def _positive_float(values: Mapping[str, object], key: str, default: float) -> float:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from retweetctl.config import Settings, redact_dsn
 from retweetctl.embedded import EmbeddedServer
@@ -22,6 +24,27 @@ def embedded_server(settings: Settings) -> EmbeddedServer:
     return EmbeddedServer(settings.home, bindir=settings.pg_bindir)
 
 
+def search_path(schema: str) -> str:
+    """retweetctl's schema first, then `public` (users' own tables, extensions' functions)."""
+    return schema if schema == "public" else f"{schema},public"
+
+
+def with_search_path(conninfo: str, schema: str) -> str:
+    """The connection string with search_path set through libpq's `options`, form kept.
+
+    Added after any options already there (the last -c wins), so unqualified
+    names mean retweetctl's tables for every client given this string, psql included.
+    """
+    existing = str(conninfo_to_dict(conninfo).get("options") or "")
+    options = f"{existing} -c search_path={search_path(schema)}".strip()
+    if not conninfo.startswith(("postgresql://", "postgres://")):
+        return make_conninfo(conninfo, options=options)
+    parts = urlsplit(conninfo)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "options"]
+    query.append(("options", options))
+    return urlunsplit(parts._replace(query=urlencode(query, safe="/", quote_via=quote)))
+
+
 def database_url(settings: Settings) -> str:
     """The URL to connect to, starting the embedded server when none is configured."""
     if settings.database_url is not None:
@@ -32,8 +55,9 @@ def database_url(settings: Settings) -> str:
 def connect(settings: Settings, *, migrate_schema: bool = True) -> Connection:
     """Open a connection with the schema up to date; UnavailableError if the server cannot be reached."""
     url = database_url(settings)
+    schema = settings.schema
     try:
-        conn = _open(url)
+        conn = _open(with_search_path(url, schema))
     except psycopg.OperationalError as exc:
         if settings.database_url is not None:
             raise _unavailable(url, exc) from None
@@ -41,17 +65,19 @@ def connect(settings: Settings, *, migrate_schema: bool = True) -> Connection:
         time.sleep(EMBEDDED_RETRY_DELAY_SECONDS)
         url = embedded_server(settings).ensure_running()
         try:
-            conn = _open(url)
+            conn = _open(with_search_path(url, schema))
         except psycopg.OperationalError as again:
             raise _unavailable(url, again) from None
-    if migrate_schema and not is_current(conn):
-        migrate(conn)
+    if migrate_schema and not is_current(conn, schema):
+        migrate(conn, schema)
     return conn
 
 
 def _open(url: str) -> Connection:
     return psycopg.connect(
-        url, application_name=APPLICATION_NAME, connect_timeout=CONNECT_TIMEOUT_SECONDS
+        url,
+        application_name=APPLICATION_NAME,
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
     )
 
 

@@ -33,6 +33,7 @@ from urllib.parse import quote
 import psycopg
 from psycopg import sql
 
+from retweetctl.config import DEFAULT_SCHEMA
 from retweetctl.errors import ConfigError, UnavailableError
 
 DATABASE_NAME = "retweetctl"
@@ -262,6 +263,8 @@ class EmbeddedServer:
             f"port = {PORT}\n"
             f"unix_socket_directories = '{socket_dir}'\n"
             "unix_socket_permissions = 0700\n"
+            # Clients not given `db url`'s options (tools, old scripts) still find retweetctl's tables.
+            f"search_path = '\"$user\", {DEFAULT_SCHEMA}, public'\n"
             # After a crash, sync the file system once instead of fsyncing every file:
             # seconds faster to come back after kill -9 (syncfs exists on Linux only).
             + ("recovery_init_sync_method = syncfs\n" if sys.platform.startswith("linux") else "")

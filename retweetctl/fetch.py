@@ -1,9 +1,12 @@
 """One fetch run: look tweets up, page through their retweeters, merge each tweet atomically.
 
-Each tweet gets its own transaction: an advisory lock (so overlapping runs never
-fetch the same tweet), COPY of every page into staging as it arrives, the merge,
-the usernames, the watch-list row and the run's counters. A run killed at any
-moment keeps every tweet committed before and nothing of the one in flight.
+Per tweet: a session advisory lock (so overlapping runs never fetch the same
+tweet), then every page read into a PageSpool (memory, spilling to a temporary
+file past ~100k rows) with no transaction open while the X API answers or a
+retry sleeps, then one short transaction: COPY into staging, the usernames
+(one sorted upsert), the merge, the watch-list row and the run's counters. A
+run killed at any moment keeps every tweet committed before and nothing of the
+one in flight; a tweet whose pages stop midway keeps the pages received.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ import psycopg
 from retweetctl.database import Connection
 from retweetctl.errors import ExitCode, UsageError
 from retweetctl.ids import MAX_ID, parse_id_text
-from retweetctl.ingest import MergeResult, StagingBatch, User, upsert_users
+from retweetctl.ingest import MergeResult, StagingBatch, upsert_spooled_users, upsert_users
 from retweetctl.queries import load
+from retweetctl.runaudit import run_audit
+from retweetctl.spool import PageSpool
 from retweetctl.xapi import ApiFailure, Missing, TweetGone, TweetInfo, XApi, batches
 
 MAX_TWEET_ID = MAX_ID
@@ -40,9 +45,10 @@ FAILURE_OUTCOME: dict[str, tuple[str, ExitCode]] = {
     "unavailable": (ERROR, ExitCode.TEMPORARY),
     "malformed": (ERROR, ExitCode.TEMPORARY),
     "credentials": (UNAUTHORIZED, ExitCode.NO_PERMISSION),
+    "config": (ERROR, ExitCode.CONFIG),  # HTTP 400, a 404 from the lookup: fix the settings
 }
 # Failures after which no further call can succeed in this run.
-STOPPING_KINDS = frozenset({"rate_limited", "unavailable", "credentials"})
+STOPPING_KINDS = frozenset({"rate_limited", "unavailable", "credentials", "config"})
 # Severity for the run's exit code: credentials and config over temporary over success.
 SEVERITY = {ExitCode.OK: 0, ExitCode.TEMPORARY: 1, ExitCode.NO_PERMISSION: 2, ExitCode.CONFIG: 2}
 
@@ -135,37 +141,14 @@ def run_fetch(
     ids = dict.fromkeys(tweet_ids)
     if include_watched:
         ids.update(dict.fromkeys(int(r[0]) for r in conn.execute(load("fetch_watched_ids"))))  # type: ignore[call-overload]
-    row = conn.execute(load("run_start"), {"command": "fetch"}).fetchone()
-    assert row is not None
-    result = FetchResult(run_id=int(row[0]))  # type: ignore[call-overload]
-    run = _Run(conn, api, result, limit, force, progress)
-    try:
+    with run_audit(conn, "fetch") as audit:
+        result = FetchResult(run_id=audit.id)
+        run = _Run(conn, api, result, limit, force, progress)
         run.all(list(ids))
-    except BaseException as exc:
-        # Interrupted (Ctrl-C, database gone): record it if the connection still works.
-        with contextlib.suppress(psycopg.Error):
-            conn.execute(
-                load("run_finish"),
-                {
-                    "run_id": result.run_id,
-                    "seen": None,
-                    "added": None,
-                    "status": "interrupted",
-                    "error": type(exc).__name__,
-                },
-            )
-        raise
-    status = "ok" if result.exit_code == ExitCode.OK else "failed"
-    conn.execute(
-        load("run_finish"),
-        {
-            "run_id": result.run_id,
-            "seen": None,
-            "added": None,
-            "status": status,
-            "error": result.error,
-        },
-    )
+        # fetch keeps seen/added current tweet by tweet: the audit leaves them as they are.
+        audit.error = result.error
+        if result.exit_code != ExitCode.OK:
+            audit.status = "failed"
     return result
 
 
@@ -214,41 +197,46 @@ class _Run:
             and info.retweet_count is not None
             and complete_counts[info.id] == info.retweet_count
         )
-        with self.conn.transaction():
-            if not self._try_lock(info.id):
-                outcome.status, outcome.detail = SKIPPED, "another run is fetching this tweet"
-                self.result.tweets.append(outcome)
-                return
+        # A session lock, not a transaction's: none is open while the X API answers.
+        if not self._lock(info.id):
+            outcome.status, outcome.detail = SKIPPED, "another run is fetching this tweet"
+            self.result.tweets.append(outcome)
+            return
+        try:
             if unchanged:
                 outcome.status = SKIPPED
                 outcome.detail = (
                     f"retweet_count unchanged ({info.retweet_count}) since the last complete check"
                 )
                 self.result.skipped_unchanged += 1
-                self._mark(info, outcome, complete=True)
+                with self.conn.transaction():
+                    self._mark(info, outcome, complete=True)
                 self.result.tweets.append(outcome)
                 return
-            merged, failure, gone = self._retweeters(info)
-            outcome.seen, outcome.added = merged.seen, merged.added
-            if gone is not None:
-                outcome.status, outcome.detail = gone.status, gone.detail
-            self._mark(info, outcome, complete=failure is None and gone is None)
-            self.conn.execute(
-                load("fetch_run_progress"),
-                {"run_id": self.result.run_id, "seen": merged.seen, "added": merged.added},
-            )
+            with PageSpool() as spool:
+                failure, gone = self._receive(info, spool)
+                with self.conn.transaction():
+                    merged = self._write(info, spool)
+                    outcome.seen, outcome.added = merged.seen, merged.added
+                    if gone is not None:
+                        outcome.status, outcome.detail = gone.status, gone.detail
+                    self._mark(info, outcome, complete=failure is None and gone is None)
+                    self.conn.execute(
+                        load("fetch_run_progress"),
+                        {"run_id": self.result.run_id, "seen": merged.seen, "added": merged.added},
+                    )
+        finally:
+            self._unlock(info.id)
         if failure is not None:
             midway = "stopped midway (the pages before are stored): " if outcome.seen else ""
             self._fail(outcome, failure, midway)
         else:
             self.result.tweets.append(outcome)
 
-    def _retweeters(
-        self, info: TweetInfo
-    ) -> tuple[MergeResult, ApiFailure | None, TweetGone | None]:
-        """Stage every page as it arrives and merge them, even when the API stops midway."""
-        batch = StagingBatch(self.conn)
-        users: list[User] = [(info.author_id, info.author_username, info.author_name)]
+    def _receive(
+        self, info: TweetInfo, spool: PageSpool
+    ) -> tuple[ApiFailure | None, TweetGone | None]:
+        """Read every page into the spool, keeping what arrived when the API stops midway."""
         failure: ApiFailure | None = None
         gone: TweetGone | None = None
         expected = info.retweet_count
@@ -257,8 +245,7 @@ class _Run:
         self.progress.start(info.id, expected)
         try:
             for page in self.api.retweeters(info.id, self.limit):
-                batch.copy((info.id, user[0], info.author_id) for user in page.users)
-                users.extend(page.users)
+                spool.add(((info.id, user[0], info.author_id) for user in page.users), page.users)
                 self.progress.advance(len(page.users))
         except ApiFailure as exc:
             failure = exc
@@ -266,9 +253,20 @@ class _Run:
             gone = exc
         finally:
             self.progress.finish()
-        # Users once per tweet, sorted, just before the merge: overlapping runs lock them in one order.
-        upsert_users(self.conn, users)
-        return batch.merge(), failure, gone
+        return failure, gone
+
+    def _write(self, info: TweetInfo, spool: PageSpool) -> MergeResult:
+        """Stage, name and merge the spooled pages, inside the caller's transaction."""
+        batch = StagingBatch(self.conn)
+        batch.copy(spool.rows())
+        # Users once per tweet in one sorted upsert, before the merge: every writer
+        # locks `users` rows in id order, so overlapping runs cannot deadlock.
+        author = (info.author_id, info.author_username, info.author_name)
+        if spool.spilled:
+            upsert_spooled_users(self.conn, [author], spool.users())
+        else:
+            upsert_users(self.conn, [author, *spool.users()])
+        return batch.merge()
 
     def _gone(self, missing: Missing) -> None:
         outcome = TweetOutcome(missing.id, status=missing.status, detail=missing.detail)
@@ -308,6 +306,17 @@ class _Run:
             self.result.exit_code, self.result.error = code, message
         elif self.result.error is None:
             self.result.error = message
+
+    def _lock(self, tweet_id: int) -> bool:
+        row = self.conn.execute(load("fetch_lock"), {"tweet_id": tweet_id}).fetchone()
+        return bool(row and row[0])
+
+    def _unlock(self, tweet_id: int) -> None:
+        if self.conn.closed:
+            return  # the lock went with the session
+        # Never hide the error that is stopping the run.
+        with contextlib.suppress(psycopg.Error):
+            self.conn.execute(load("fetch_unlock"), {"tweet_id": tweet_id})
 
     def _try_lock(self, tweet_id: int) -> bool:
         row = self.conn.execute(load("fetch_try_lock"), {"tweet_id": tweet_id}).fetchone()

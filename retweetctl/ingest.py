@@ -5,6 +5,12 @@ rows are deleted before it commits, so a run killed at any point leaves neither
 half a merge nor staging rows behind, and no table lock is ever taken.
 A big batch drops its already-stored rows from staging right after the COPY
 (one hash join), so the merge only probes the rest: same result, less time.
+
+Staging is one table shared by every session. A small batch (fetch's tweets)
+gets a positive batch id, which a partial index on batch_id covers: its merge
+reads its own rows, however many another session has staged. A bulk batch
+(load's files) gets a negative id, outside the index, so the COPY pays no index
+upkeep; its merge scans staging, as it would read most of it anyway.
 """
 
 from __future__ import annotations
@@ -73,13 +79,18 @@ class MergeResult:
 
 
 class StagingBatch:
-    """One batch of rows staged by COPY within the current transaction of `conn`."""
+    """One batch of rows staged by COPY within the current transaction of `conn`.
 
-    def __init__(self, conn: Connection) -> None:
+    bulk=True for batches of many rows (a loaded file): staged outside the
+    batch_id index (see the module's docstring and sql/migrations/0004).
+    """
+
+    def __init__(self, conn: Connection, *, bulk: bool = False) -> None:
         self.conn = conn
         row = conn.execute("SELECT nextval('retweet_staging_batch_seq')").fetchone()
         assert row is not None
-        self.batch_id = int(row[0])  # type: ignore[call-overload]
+        batch_id = int(row[0])  # type: ignore[call-overload]
+        self.batch_id = -batch_id if bulk else batch_id
         self.seen = 0
 
     def copy(self, rows: Iterable[Row]) -> int:
@@ -151,28 +162,59 @@ class StagingBatch:
     def merge(self) -> MergeResult:
         """Insert the staged rows that are new; remove the batch from staging."""
         params = {"batch_id": self.batch_id}
+        # prepare=False: never a generic plan. Planned with the batch id's value, the
+        # planner proves `batch_id > 0` and reads a small batch through the partial index.
         with self.conn.cursor() as cur:
-            cur.execute(load("merge_staged"), params)
+            cur.execute(load("merge_staged"), params, prepare=False)
             added = max(cur.rowcount, 0)
             if added and merge_feeds_deltas(self.conn):
                 cur.execute(load("citus_merge_deltas"), params)  # Citus: no triggers there
                 check_deltas(added, cur.rowcount)
-            cur.execute("DELETE FROM retweet_staging WHERE batch_id = %(batch_id)s", params)
+            cur.execute(
+                "DELETE FROM retweet_staging WHERE batch_id = %(batch_id)s", params, prepare=False
+            )
         return MergeResult(seen=self.seen, added=added)
 
 
-def merge_rows(conn: Connection, rows: Iterable[Row]) -> MergeResult:
-    """Merge rows into `retweets` atomically; return how many were seen and added."""
+def merge_rows(conn: Connection, rows: Iterable[Row], *, bulk: bool = False) -> MergeResult:
+    """Merge rows into `retweets` atomically; return how many were seen and added.
+
+    bulk=True for many rows (see StagingBatch).
+    """
     with conn.transaction():
-        batch = StagingBatch(conn)
+        batch = StagingBatch(conn, bulk=bulk)
         batch.copy(rows)
         return batch.merge()
 
 
 def upsert_users(conn: Connection, users: Iterable[User]) -> None:
-    """Record usernames; sorted by id so concurrent writers lock rows in the same order."""
+    """Record usernames in one statement, in id order (the last of a repeated id wins).
+
+    Every writer locks `users` rows in ascending id order, one sorted upsert per
+    transaction, so concurrent writers never wait on each other in a cycle.
+    """
     unique = {user[0]: user for user in users}
     if not unique:
         return
+    ordered = [unique[key] for key in sorted(unique)]
+    conn.execute(
+        load("upsert_users"),
+        {
+            "ids": [u[0] for u in ordered],
+            "usernames": [u[1] for u in ordered],
+            "names": [u[2] for u in ordered],
+        },
+    )
+
+
+def upsert_spooled_users(conn: Connection, first: Iterable[User], rest: Iterable[User]) -> None:
+    """upsert_users for more users than memory should hold: COPY to a temporary table, one sorted upsert."""
     with conn.cursor() as cur:
-        cur.executemany(load("upsert_users"), [unique[key] for key in sorted(unique)])
+        cur.execute(load("spooled_users_table"))
+        with cur.copy("COPY spooled_users (id, username, name) FROM STDIN") as copy:
+            for user in first:
+                copy.write_row(user)
+            for user in rest:
+                copy.write_row(user)
+        cur.execute(load("upsert_spooled_users"))
+        cur.execute("TRUNCATE spooled_users")

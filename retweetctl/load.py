@@ -3,7 +3,9 @@
 Each file is one transaction (one StagingBatch): a database error, or
 `strict` meeting a bad line, rolls that file back completely. Every format's
 reader gives Parsed records; their rows stream into COPY, so memory stays flat;
-users are deduplicated per chunk and COPYed into a temporary table between chunks.
+users are deduplicated per chunk and COPYed into a temporary table between chunks,
+then written to `users` by one upsert in id order (every writer locks users rows in
+that one order, so a load beside fetches cannot deadlock).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import stat
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, nullcontext, suppress
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -37,6 +39,7 @@ from retweetctl.readers import (
     detect,
     open_reader,
 )
+from retweetctl.runaudit import run_audit
 
 STDIN = "-"
 # Rows per COPY statement while users are waiting to be written; between chunks users
@@ -219,32 +222,33 @@ def load_files(
     report = LoadReport()
     if conn.info.transaction_status == TransactionStatus.INTRANS:
         conn.commit()  # so each file's transaction below really commits
-    run_id = _start_run(conn)
     sink = RejectsSink(options.rejects, rejects_dir or Path.cwd())
     loader = _FileLoader(conn, options, forced, sink, progress)
-    try:
-        check_inputs(names)
-        _check_rejects_is_no_input(options.rejects, names)
-        with conn.transaction() if options.strict else nullcontext():
-            for name in names:
-                result = LoadResult(input=name)
-                report.files.append(result)
-                loader.load(name, result, stdin)
-        for result in report.files:
-            result.committed = True
-    except (RetweetctlError, psycopg.Error, OSError) as exc:
-        if options.strict:
+    with run_audit(conn, "load") as audit:
+        try:
+            check_inputs(names)
+            _check_rejects_is_no_input(options.rejects, names)
+            with conn.transaction() if options.strict else nullcontext():
+                for name in names:
+                    result = LoadResult(input=name)
+                    report.files.append(result)
+                    loader.load(name, result, stdin)
             for result in report.files:
-                result.committed = False
-        cause: BaseException = exc
-        if isinstance(exc, OSError):  # reading an input failed after it was opened
-            name = report.files[-1].input if report.files else "an input"
-            cause = NoInputError(f"cannot read {name}: {exc.strerror or exc}")
-        _finish_run(conn, run_id, report, cause)
-        raise LoadAborted(cause, report) from exc
-    finally:
-        sink.close()
-    _finish_run(conn, run_id, report, None)
+                result.committed = True
+        except (RetweetctlError, psycopg.Error, OSError) as exc:
+            if options.strict:
+                for result in report.files:
+                    result.committed = False
+            cause: BaseException = exc
+            if isinstance(exc, OSError):  # reading an input failed after it was opened
+                name = report.files[-1].input if report.files else "an input"
+                cause = NoInputError(f"cannot read {name}: {exc.strerror or exc}")
+            audit.fail(cause)
+            raise LoadAborted(cause, report) from exc
+        finally:
+            sink.close()
+            total = report.total()
+            audit.seen, audit.added = total.seen, total.added
     return report
 
 
@@ -257,32 +261,6 @@ def _format(value: Format | str | None) -> Format | None:
     except ValueError:
         names = ", ".join(f.value for f in Format)
         raise UsageError(f"unknown format {value!r}: use one of {names}") from None
-
-
-def _start_run(conn: Connection) -> int:
-    with conn.transaction():
-        row = conn.execute(sql("run_start"), {"command": "load"}).fetchone()
-    assert row is not None and isinstance(row[0], int)
-    return row[0]
-
-
-def _finish_run(
-    conn: Connection, run_id: int, report: LoadReport, error: BaseException | None
-) -> None:
-    if conn.closed or conn.info.transaction_status != TransactionStatus.IDLE:
-        return  # the connection is broken; the run stays 'running' as the audit trail of that
-    total = report.total()
-    with suppress(psycopg.Error), conn.transaction():  # never hide the error that stopped the run
-        conn.execute(
-            sql("run_finish"),
-            {
-                "run_id": run_id,
-                "seen": total.seen,
-                "added": total.added,
-                "status": "ok" if error is None else "failed",
-                "error": None if error is None else str(error)[:1000],
-            },
-        )
 
 
 class _FileLoader:
@@ -327,12 +305,13 @@ class _FileLoader:
             reader = open_reader(stream, name, fmt, self._on_reject(result), on_progress)
             with self.conn.transaction():
                 self.users_table_ready = False  # a rolled-back file takes the temp table with it
-                batch = StagingBatch(self.conn)
+                batch = StagingBatch(self.conn, bulk=True)
                 try:
                     self._copy(batch, iter(reader), result)
                 except UnusableInput as exc:
                     raise DataError(str(exc)) from None
                 result.records = reader.records
+                result.users += self._upsert_users()
                 merged = batch.merge()
             result.seen, result.added = merged.seen, merged.added
         # with strict, this file's transaction is a savepoint: committed only with the last file
@@ -400,7 +379,7 @@ class _FileLoader:
 
         while not finished:
             batch.copy(chunk())
-            result.users += self._write_users(users)
+            self._stage_users(users)
             users.clear()
             if waiting:
                 assert waiting[0].retweeted_by is not None
@@ -413,10 +392,10 @@ class _FileLoader:
             return UNKNOWN
         return row[0]
 
-    def _write_users(self, users: dict[int, User]) -> int:
-        """COPY one deduplicated chunk of users into the temp table, then fill `users`."""
+    def _stage_users(self, users: dict[int, User]) -> None:
+        """COPY one deduplicated chunk of users into the temp table; _upsert_users writes them."""
         if not users:
-            return 0
+            return
         with self.conn.cursor() as cur:
             if not self.users_table_ready:
                 cur.execute(sql("load_users_table"))
@@ -424,6 +403,12 @@ class _FileLoader:
             with cur.copy("COPY load_users (id, username, name) FROM STDIN") as copy:
                 for user in users.values():
                     copy.write_row(user)
+
+    def _upsert_users(self) -> int:
+        """The file's users into `users`: one upsert in id order, so writers never deadlock."""
+        if not self.users_table_ready:
+            return 0
+        with self.conn.cursor() as cur:
             cur.execute(sql("load_upsert_users"))
             written = max(cur.rowcount, 0)
             cur.execute("TRUNCATE load_users")

@@ -7,9 +7,12 @@ cells from primary-key probes, so it costs what the shown cells cost. Filters
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
 
 from psycopg import IsolationLevel
 from psycopg.pq import TransactionStatus
@@ -25,6 +28,13 @@ DEFAULT_TOP_RETWEETERS = 50
 # Rows fetched per round trip by the edges cursor: large enough to amortise
 # the round trip, small enough that memory stays flat.
 EDGES_FETCH_ROWS = 10_000
+# Retweeters read from the rank index per round trip when ranking within the chosen
+# authors: 1,000 ids x 20 authors is one batch of primary-key probes of a few ms.
+RANK_BATCH = 1_000
+# The ranking walk stops after this many retweeters without settling (chosen authors
+# the heavy retweeters do not favour: uniform data): 10 batches, a few tens of ms,
+# where a scan of the cells costs about a second per million.
+RANK_SCAN_LIMIT = 10_000
 # X user ids are positive 64-bit integers; the table refuses anything else.
 _USERNAME = re.compile(r"^[A-Za-z0-9_]{1,50}$")
 
@@ -50,10 +60,33 @@ class MatrixQuery:
     authors: tuple[int, ...] | None = None
     retweeters: tuple[int, ...] | None = None
     min_count: int = 1
+    # A time window [since, until): only retweets whose time is known and inside it.
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @property
+    def windowed(self) -> bool:
+        return self.since is not None or self.until is not None
 
     @property
     def filtered(self) -> bool:
-        return self.authors is not None or self.retweeters is not None or self.min_count > 1
+        return (
+            self.authors is not None
+            or self.retweeters is not None
+            or self.min_count > 1
+            or self.windowed
+        )
+
+    def params(self) -> dict[str, object]:
+        """The filter parameters every filtered statement takes."""
+        return {
+            "authors": _list(self.authors),
+            "retweeters": _list(self.retweeters),
+            "min_count": self.min_count,
+            "windowed": self.windowed,
+            "since": "-infinity" if self.since is None else self.since.isoformat(),
+            "until": "infinity" if self.until is None else self.until.isoformat(),
+        }
 
 
 @dataclass(frozen=True)
@@ -68,6 +101,21 @@ class Matrix:
     retweeters_left_out: int = 0
     # False when `retweets` holds nothing at all (as opposed to filters keeping nothing).
     has_retweets: bool = True
+    # With a time window: rows the other filters keep whose time is unknown (left out).
+    untimed: int = 0
+    # False when the retweeters were ranked among the most active only (see _ranked_within).
+    ranking_exact: bool = True
+
+    def first_authors(self, shown: int) -> Matrix:
+        """The same matrix showing only its first `shown` authors; the others count as left out."""
+        if shown >= len(self.authors):
+            return self
+        return replace(
+            self,
+            authors=self.authors[:shown],
+            cells={key: n for key, n in self.cells.items() if key[1] < shown},
+            authors_left_out=self.authors_left_out + len(self.authors) - shown,
+        )
 
     def count(self, row: int, column: int) -> int:
         return self.cells.get((row, column), 0)
@@ -80,14 +128,52 @@ class Matrix:
         """How many cells the dense matrix has."""
         return len(self.authors) * len(self.retweeters)
 
+    def records(self) -> Iterator[dict[str, int | str | None]]:
+        """One dict per non-zero cell shown, by row then column (ids as ints)."""
+        for (i, j), n in sorted(self.cells.items()):
+            retweeter, author = self.retweeters[i], self.authors[j]
+            yield {
+                "retweeter_id": retweeter.id,
+                "retweeter_username": retweeter.username,
+                "author_id": author.id,
+                "author_username": author.username,
+                "count": n,
+            }
+
+    def to_pandas(self, ids: bool = False) -> Any:
+        """The dense matrix as a pandas DataFrame: retweeters (index) x authors (columns),
+        labelled as the table labels them. pandas is imported here, only when asked."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            [self.row(i) for i in range(len(self.retweeters))],
+            index=pd.Index([p.label(ids) for p in self.retweeters], name="retweeter"),
+            columns=pd.Index([p.label(ids) for p in self.authors], name="author"),
+            dtype="int64",
+        )
+
+
+@dataclass(frozen=True)
+class Node:
+    """A node of the exported bipartite graph: kind is "author" or "retweeter"."""
+
+    kind: str
+    id: int
+    username: str | None
+    total: int
+
 
 @dataclass(frozen=True)
 class Edge:
+    """A non-zero cell; first_at and last_at: its first and last retweet time, where known."""
+
     retweeter_id: int
     retweeter_username: str | None
     author_id: int
     author_username: str | None
     count: int
+    first_at: datetime | None = None
+    last_at: datetime | None = None
 
 
 def parse_user(spec: str) -> int | str:
@@ -106,6 +192,7 @@ def parse_user(spec: str) -> int | str:
 def resolve_users(conn: Connection, specs: Sequence[str]) -> tuple[int, ...]:
     """Ids for ids and @names (in the order given, repeats dropped); UsageError for an unknown name."""
     ids: list[int] = []
+    idle = conn.info.transaction_status == TransactionStatus.IDLE
     for spec in specs:
         parsed = parse_user(spec)
         if isinstance(parsed, str):
@@ -115,8 +202,14 @@ def resolve_users(conn: Connection, specs: Sequence[str]) -> tuple[int, ...]:
             parsed = int(row[0])  # type: ignore[call-overload]
         if parsed not in ids:
             ids.append(parsed)
-    conn.rollback()  # leave the connection idle for the caller's transactions
+    if idle:
+        conn.rollback()  # only reads were made: end the transaction they opened
     return tuple(ids)
+
+
+def _has_times(conn: Connection) -> bool:
+    row = conn.execute(load("matrix_has_times")).fetchone()
+    return bool(row and row[0])
 
 
 def has_retweets(conn: Connection) -> bool:
@@ -127,16 +220,25 @@ def has_retweets(conn: Connection) -> bool:
 def load_matrix(conn: Connection, query: MatrixQuery) -> Matrix:
     """Catch the aggregate up, then read the matrix in one consistent snapshot."""
     catch_up(conn)
+    with _snapshot(conn):
+        return _read_all(conn, query)
+
+
+@contextlib.contextmanager
+def _snapshot(conn: Connection) -> Iterator[None]:
+    """One REPEATABLE READ transaction, or a savepoint inside the caller's transaction
+    (read there, with its isolation); the connection is left as it was found."""
     if conn.info.transaction_status != TransactionStatus.IDLE:
-        # Inside the caller's transaction: read there, with its isolation.
         with conn.transaction():
-            return _read_all(conn, query)
+            yield
+        return
+    saved = conn.isolation_level
     conn.isolation_level = IsolationLevel.REPEATABLE_READ
     try:
         with conn.transaction():
-            return _read_all(conn, query)
+            yield
     finally:
-        conn.isolation_level = None
+        conn.isolation_level = saved
 
 
 def _read_all(conn: Connection, query: MatrixQuery) -> Matrix:
@@ -146,29 +248,37 @@ def _read_all(conn: Connection, query: MatrixQuery) -> Matrix:
 
 
 def _read(conn: Connection, query: MatrixQuery) -> Matrix:
+    """Authors first (top by total within the filters), then the retweeters ranked by their
+    retweets of those authors: the rows shown are the ones that retweet the columns shown."""
+    untimed = 0
+    exact = True
     if query.filtered:
         conn.execute(load("matrix_filter_create"))
-        conn.execute(
-            load("matrix_filter_fill"),
-            {
-                "authors": _list(query.authors),
-                "retweeters": _list(query.retweeters),
-                "min_count": query.min_count,
-            },
-        )
+        if query.windowed:
+            conn.execute(load("matrix_window_fill"), query.params())
+            counted = conn.execute(load("matrix_window_untimed"), query.params()).fetchone()
+            untimed = int(counted[0]) if counted else 0  # type: ignore[call-overload]
+        else:
+            conn.execute(load("matrix_filter_fill"), query.params())
         authors, all_authors = _ranked_filtered(
-            conn, "matrix_filtered_top_authors", query.top_authors
+            conn, "matrix_filtered_top_authors", {"limit": query.top_authors}
         )
+        chosen = [i for i, _ in authors] if len(authors) < all_authors else None
         retweeters, all_retweeters = _ranked_filtered(
-            conn, "matrix_filtered_top_retweeters", query.top_retweeters
+            conn,
+            "matrix_filtered_top_retweeters",
+            {"limit": query.top_retweeters, "authors": chosen},
         )
         cells_sql = "matrix_filtered_cells"
     else:
         authors = _ranked(conn, "matrix_top_authors", query.top_authors)
-        retweeters = _ranked(conn, "matrix_top_retweeters", query.top_retweeters)
         sizes = conn.execute(load("matrix_sizes")).fetchone()
         assert sizes is not None
         all_authors, all_retweeters = int(sizes[0]), int(sizes[1])  # type: ignore[call-overload]
+        if len(authors) < all_authors:
+            retweeters, exact = _ranked_within(conn, [i for i, _ in authors], query.top_retweeters)
+        else:
+            retweeters = _ranked(conn, "matrix_top_retweeters", query.top_retweeters)
         cells_sql = "matrix_cells"
     column = {author_id: j for j, (author_id, _) in enumerate(authors)}
     row = {retweeter_id: i for i, (retweeter_id, _) in enumerate(retweeters)}
@@ -185,6 +295,8 @@ def _read(conn: Connection, query: MatrixQuery) -> Matrix:
         cells=cells,
         authors_left_out=all_authors - len(authors),
         retweeters_left_out=all_retweeters - len(retweeters),
+        untimed=untimed,
+        ranking_exact=exact,
     )
 
 
@@ -195,12 +307,78 @@ def _ranked(conn: Connection, name: str, limit: int | None) -> list[tuple[int, i
     ]
 
 
+def _ranked_within(
+    conn: Connection, authors: list[int], limit: int | None
+) -> tuple[list[tuple[int, int]], bool]:
+    """The `limit` retweeters with most retweets of `authors`, as (id, whole total), and
+    whether the ranking is exact.
+
+    Order: retweets of those authors descending, then whole total descending, then id.
+    Walks the rank index (whole totals descending) a batch at a time and probes the
+    cells of each batch by primary key; a retweeter's retweets of some authors never
+    exceed its whole total, so once the next whole total is at most the `limit`-th
+    best count, no later retweeter can enter (a tie on both loses on id, which the
+    index order makes larger): exact. On skewed data (real retweets) it settles within
+    a batch or two. If it has not settled after RANK_SCAN_LIMIT retweeters (uniform
+    data: nobody favours the top authors), the rows are the best of those, topped up
+    from the most active: not exact, and the caller says so.
+    """
+    if limit is None:
+        return _ranked_within_by_scan(conn, authors, None), True
+    best: list[tuple[int, int, int]] = []  # (-within, -total, id): sorts best first
+    most_active: list[tuple[int, int]] = []
+    scanned = 0
+    exact = True
+    with conn.cursor(name="retweetctl_rank") as ranked:
+        ranked.execute(load("matrix_top_retweeters"), {"limit": None})
+        while batch := ranked.fetchmany(RANK_BATCH):
+            ids = [int(i) for i, _ in batch]  # type: ignore[call-overload]
+            within = {
+                int(i): int(n)  # type: ignore[call-overload]
+                for i, n in conn.execute(
+                    load("matrix_within_sums"), {"retweeters": ids, "authors": authors}
+                )
+            }
+            for retweeter_id, total in batch:
+                i, t = int(retweeter_id), int(total)  # type: ignore[call-overload]
+                if len(most_active) < limit:
+                    most_active.append((i, t))
+                n = within.get(i, 0)
+                if n > 0:
+                    best.append((-n, -t, i))
+            best.sort()
+            del best[limit:]
+            scanned += len(batch)
+            lowest_left = int(batch[-1][1])  # type: ignore[call-overload]
+            if len(best) == limit and lowest_left <= -best[-1][0]:
+                break
+            if scanned >= RANK_SCAN_LIMIT:
+                exact = False
+                break
+    chosen = [(i, -total) for _, total, i in best]
+    if not exact and len(chosen) < limit:
+        taken = {i for i, _ in chosen}
+        chosen += [p for p in most_active if p[0] not in taken][: limit - len(chosen)]
+    return chosen, exact
+
+
+def _ranked_within_by_scan(
+    conn: Connection, authors: list[int], limit: int | None
+) -> list[tuple[int, int]]:
+    return [
+        (int(i), int(total))  # type: ignore[call-overload]
+        for i, total, _ in conn.execute(
+            load("matrix_within_top_retweeters"), {"authors": authors, "limit": limit}
+        )
+    ]
+
+
 def _ranked_filtered(
-    conn: Connection, name: str, limit: int | None
+    conn: Connection, name: str, params: dict[str, object]
 ) -> tuple[list[tuple[int, int]], int]:
     ranked: list[tuple[int, int]] = []
     everyone = 0
-    for i, total, count in conn.execute(load(name), {"limit": limit}):
+    for i, total, count in conn.execute(load(name), params):
         ranked.append((int(i), int(total)))  # type: ignore[call-overload]
         everyone = int(count)  # type: ignore[call-overload]
     return ranked, everyone
@@ -219,27 +397,79 @@ def _list(ids: tuple[int, ...] | None) -> list[int] | None:
     return None if ids is None else list(ids)
 
 
-def edges(conn: Connection, query: MatrixQuery) -> Iterator[Edge]:
-    """Every non-zero cell the filters keep, ordered by (retweeter, author), streamed.
+class Export:
+    """The graph the filters keep, for the long formats: nodes, then edges, each streamed
+    through a server-side cursor in constant memory, in one snapshot (see `open_export`)."""
 
-    The top-N limits of `query` do not apply: edges is the complete export.
-    A server-side cursor keeps memory constant; the caller must consume the
-    iterator before using `conn` for anything else.
-    """
-    catch_up(conn)
-    params = {
-        "authors": _list(query.authors),
-        "retweeters": _list(query.retweeters),
-        "min_count": query.min_count,
-    }
-    with conn.transaction(), conn.cursor(name="retweetctl_edges") as cursor:
-        cursor.itersize = EDGES_FETCH_ROWS
-        cursor.execute(load("matrix_edges"), params)
-        for retweeter_id, retweeter_name, author_id, author_name, n in cursor:
+    def __init__(self, conn: Connection, query: MatrixQuery, has_retweets: bool) -> None:
+        self._conn = conn
+        self._params = query.params()
+        self.has_retweets = has_retweets
+        self.edges_written = 0
+        # Times live only in `retweets`: when any is known (or a window is asked), the
+        # export is a GROUP BY over the rows instead of a read of the aggregate.
+        self.timed = query.windowed or (has_retweets and _has_times(conn))
+        self._prefix = "matrix_timed_" if self.timed else "matrix_"
+        self.untimed = 0
+        if query.windowed:
+            row = conn.execute(load("matrix_window_untimed"), self._params).fetchone()
+            self.untimed = int(row[0]) if row else 0  # type: ignore[call-overload]
+
+    def nodes(self) -> Iterator[Node]:
+        """Authors by id, then retweeters by id: those with at least one kept cell."""
+        for kind in ("author", "retweeter"):
+            for node_id, username, total in self._stream(
+                f"{self._prefix}graph_nodes", side=kind, cursor=f"graph_{kind}s"
+            ):
+                yield Node(
+                    kind,
+                    int(node_id),  # type: ignore[call-overload]
+                    None if username is None else str(username),
+                    int(total),  # type: ignore[call-overload]
+                )
+
+    def edges(self) -> Iterator[Edge]:
+        """Every kept non-zero cell, ordered by (retweeter, author)."""
+        for row in self._stream(f"{self._prefix}edges"):
+            self.edges_written += 1
+            retweeter_id, retweeter_name, author_id, author_name, n = row[:5]
+            first_at, last_at = (
+                t if isinstance(t, datetime) else None for t in row[5:7] or (None, None)
+            )
             yield Edge(
                 int(retweeter_id),  # type: ignore[call-overload]
                 None if retweeter_name is None else str(retweeter_name),
                 int(author_id),  # type: ignore[call-overload]
                 None if author_name is None else str(author_name),
                 int(n),  # type: ignore[call-overload]
+                first_at,
+                last_at,
             )
+
+    def _stream(
+        self, name: str, *, cursor: str = "edges", side: str | None = None
+    ) -> Iterator[tuple[object, ...]]:
+        with self._conn.cursor(name=f"retweetctl_{cursor}") as rows:
+            rows.itersize = EDGES_FETCH_ROWS
+            rows.execute(load(name), {**self._params, "side": side})
+            yield from rows
+
+
+@contextlib.contextmanager
+def open_export(conn: Connection, query: MatrixQuery) -> Iterator[Export]:
+    """Catch the aggregate up, then an Export of one snapshot; consume it inside the block.
+
+    The top-N limits of `query` do not apply: the long formats are the complete export.
+    """
+    catch_up(conn)
+    with _snapshot(conn):
+        yield Export(conn, query, has_retweets(conn))
+
+
+def edges(conn: Connection, query: MatrixQuery) -> Iterator[Edge]:
+    """Every non-zero cell the filters keep, ordered by (retweeter, author), streamed.
+
+    The caller must consume the iterator before using `conn` for anything else.
+    """
+    with open_export(conn, query) as export:
+        yield from export.edges()

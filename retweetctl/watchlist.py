@@ -32,13 +32,14 @@ class WatchedTweet:
 
 def add(conn: Connection, tweet_ids: Sequence[int]) -> WatchChange:
     """Watch these tweets; ones already watched stay (a marked one becomes active again)."""
-    new: list[int] = []
-    old: list[int] = []
+    inserted: dict[int, bool] = {}
     with conn.transaction():
-        for tweet_id in tweet_ids:
+        # In id order: `watch add A B` beside `watch add B A` lock rows in one order.
+        for tweet_id in sorted(set(tweet_ids)):
             row = conn.execute(load("watch_add"), {"tweet_id": tweet_id}).fetchone()
-            (new if row and row[0] else old).append(tweet_id)
-    return WatchChange(new, old)
+            inserted[tweet_id] = bool(row and row[0])
+    ordered = list(dict.fromkeys(tweet_ids))  # reported in the order given
+    return WatchChange([t for t in ordered if inserted[t]], [t for t in ordered if not inserted[t]])
 
 
 def remove(conn: Connection, tweet_ids: Sequence[int]) -> WatchChange:

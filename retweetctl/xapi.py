@@ -48,7 +48,8 @@ logging.getLogger("tweepy").addHandler(logging.NullHandler())
 
 
 class ApiFailure(Exception):
-    """A failed call, classified: kind is 'rate_limited', 'credentials', 'unavailable' or 'malformed'."""
+    """A failed call, classified: kind is 'rate_limited', 'credentials', 'unavailable',
+    'malformed', or 'config' (the request itself is wrong: a base URL, a parameter)."""
 
     def __init__(self, kind: str, message: str, reset_at: datetime | None = None) -> None:
         super().__init__(message)
@@ -196,7 +197,13 @@ class XApi:
                 )
             )
         except tweepy.NotFound as exc:
-            raise ApiFailure("malformed", f"the tweet lookup failed: {_api_text(exc)}") from None
+            # The lookup endpoint reports missing tweets in `errors`, never by 404:
+            # a 404 is a wrong base URL (or proxy), and retrying will not fix it.
+            raise ApiFailure(
+                "config",
+                f"the X API answered HTTP 404 for {_endpoint(exc.response)}: "
+                "check RETWEETCTL_API_BASE_URL",
+            ) from None
         users = {str(user.get("id")): user for user in _list(body.get("includes") or {}, "users")}
         found = []
         for tweet in _list(body, "data"):
@@ -278,6 +285,12 @@ class XApi:
                     f"the X API refused the credentials (HTTP {exc.response.status_code}): "
                     "check the bearer token and the app's access level",
                 ) from None
+            except tweepy.BadRequest as exc:
+                raise ApiFailure(
+                    "config",
+                    f"the X API refused the request as invalid (HTTP 400) at"
+                    f" {_endpoint(exc.response)}: {_api_text(exc)}; check RETWEETCTL_API_BASE_URL",
+                ) from None
             except tweepy.NotFound:
                 raise
             except tweepy.TwitterServerError as exc:
@@ -340,6 +353,16 @@ def _missing(tweet_id: int, error: Mapping[str, Any]) -> Missing:
     if kind.endswith("/not-authorized-for-resource"):
         return Missing(tweet_id, "unauthorized", f"not authorized (protected?): {text}")
     return Missing(tweet_id, "not_found", f"not found (deleted, or its author suspended?): {text}")
+
+
+def _endpoint(response: requests.Response) -> str:
+    """The URL a response answered, without user info or query: nothing secret, nothing long."""
+    parts = urlsplit(str(response.url or ""))
+    host = parts.hostname or "?"
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
 def _api_text(exc: tweepy.HTTPException) -> str:

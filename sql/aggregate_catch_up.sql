@@ -1,9 +1,11 @@
--- Fold every pending delta into the cells and totals, in one sorted batch.
+-- Fold the pending deltas into the cells and totals, in one sorted batch: all of them,
+-- or ({range} set) those stored in a range of pages of the deltas table (a TID range scan).
 -- The caller holds the catch-up advisory lock, so deltas are taken exactly once
 -- and the upserts never race; keys go in sorted order all the same.
 -- `xmax = 0` in RETURNING marks a row the upsert inserted rather than updated.
 WITH taken AS (
     DELETE FROM retweet_cell_deltas
+    {range}
     RETURNING retweeter_id, author_id, n
 ), changes AS (
     SELECT retweeter_id, author_id, sum(n) AS n

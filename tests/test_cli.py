@@ -20,10 +20,9 @@ def command_paths() -> list[tuple[str, str | None]]:
     found: list[tuple[str, str | None]] = []
 
     def walk(command, prefix: str) -> None:  # type: ignore[no-untyped-def]
-        subcommands = getattr(command, "commands", None)
-        if subcommands:
-            for name, sub in subcommands.items():
-                walk(sub, f"{prefix} {name}".strip())
+        if hasattr(command, "list_commands"):  # a group: the root loads its commands lazily
+            for name in command.list_commands(None):
+                walk(command.get_command(None, name), f"{prefix} {name}".strip())
         else:
             found.append((prefix, command.help))
 
@@ -93,7 +92,9 @@ def test_db_url_leaves_the_password_out(cli, db_url: str) -> None:  # type: igno
     with_password = db_url.replace("postgres@", "postgres:An0therSecret@")
     result = cli(["db", "url"], RETWEETCTL_DATABASE_URL=with_password)
     assert result.exit_code == 0
-    assert result.stdout.strip() == db_url
+    # The same URL, plus the search_path that makes `retweets` resolve unqualified.
+    assert result.stdout.strip() == db_url + "&options=-c%20search_path%3Dretweetctl%2Cpublic"
+    assert "An0therSecret" not in result.stdout + result.stderr
 
 
 def test_a_deadlock_is_a_temporary_failure_not_an_outage(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from retweetctl import ingest
 from retweetctl.database import Connection
 from retweetctl.ingest import MergeResult, StagingBatch, merge_rows, upsert_users
+from retweetctl.queries import load
 
 
 def table(conn: Connection) -> list[tuple[object, ...]]:
@@ -150,3 +152,40 @@ def test_only_big_batches_next_to_the_table_are_pruned(conn: Connection) -> None
         assert staged(conn) == 2
         batch.merge()
     assert ingest.PRUNE_MIN_ROWS > 1000 and 0 < ingest.PRUNE_MIN_FRACTION <= 1
+
+
+def test_small_merge_beside_a_big_staged_batch_reads_only_its_own_rows(db_url: str) -> None:
+    """Another session's uncommitted staged rows are neither merged nor read by a small merge."""
+    big_rows = [(1000 + i % 50, i + 1, 7) for i in range(60_000)]
+    with psycopg.connect(db_url) as other, psycopg.connect(db_url) as conn:
+        big = StagingBatch(other, bulk=True)  # as load stages a file
+        big.copy(big_rows)  # in flight: staged, not committed
+        with conn.transaction():
+            small = StagingBatch(conn)
+            small.copy([(5, 1, 50), (5, 2, 50)])
+            # The merge's own statement, planned as merge() runs it (never prepared).
+            explain = sql.SQL("EXPLAIN (COSTS OFF) ") + load("merge_staged")
+            for _ in range(7):  # past psycopg's prepare threshold
+                rows = conn.execute(explain, {"batch_id": small.batch_id}, prepare=False)
+                plan = "\n".join(str(r[0]) for r in rows)
+                assert "retweet_staging_batch_id_idx" in plan, plan
+            assert small.merge() == MergeResult(2, 2)
+        assert table(conn) == [(5, 1, 50), (5, 2, 50)]
+        assert big.merge() == MergeResult(60_000, 60_000)
+        other.commit()
+    with psycopg.connect(db_url) as check:
+        assert len(table(check)) == 60_002
+        assert staged(check) == 0
+
+
+def test_bulk_batches_stay_out_of_the_staging_index(conn: Connection) -> None:
+    bulk = StagingBatch(conn, bulk=True)
+    small = StagingBatch(conn)
+    assert bulk.batch_id < 0 < small.batch_id
+    bulk.copy([(1, 1, 1), (1, 2, 1)])
+    small.copy([(2, 1, 1)])
+    assert bulk.merge() == MergeResult(2, 2)
+    assert small.merge() == MergeResult(1, 1)
+    assert merge_rows(conn, [(3, 1, 1)], bulk=True) == MergeResult(1, 1)
+    assert len(table(conn)) == 4
+    assert staged(conn) == 0

@@ -185,10 +185,38 @@ def test_empty_database_is_a_friendly_line(db_url: str, matrix_cli: Run) -> None
     code, out, err = matrix_cli()
     assert (code, err) == (0, "")
     assert out == "no retweets stored yet: add some with `retweetctl fetch` or `retweetctl load`\n"
-    for fmt in ("csv", "json", "edges"):
+    for fmt, empty in (
+        ("csv", "retweeter\n"),
+        ("json", '{"authors": [], "retweeters": [], "counts": []}\n'),
+        (
+            "edges",
+            "retweeter_id,retweeter_username,author_id,author_username,count,first_retweeted_at,last_retweeted_at\n",
+        ),
+        (
+            "gephi",
+            "Source,Target,Weight,Label,source_username,target_username,first_retweeted_at,last_retweeted_at\n",
+        ),
+    ):
         code, out, err = matrix_cli("-f", fmt)
-        assert (code, out) == (0, "")
+        assert (code, out) == (0, empty), fmt
         assert err.startswith("no retweets stored yet")
+    assert json.loads(matrix_cli("-f", "json")[1]) == {
+        "authors": [],
+        "retweeters": [],
+        "counts": [],
+    }
+
+
+def test_filters_that_keep_nothing_give_valid_empty_data(filled: str, matrix_cli: Run) -> None:
+    code, out, err = matrix_cli("-f", "json", "--author", "@nobody")
+    assert code == 0 and err == "no retweets match the filters\n"
+    assert json.loads(out) == {"authors": [], "retweeters": [], "counts": []}
+    code, out, err = matrix_cli("-f", "edges", "--min-count", "100")
+    assert (code, out) == (
+        0,
+        "retweeter_id,retweeter_username,author_id,author_username,count,first_retweeted_at,last_retweeted_at\n",
+    )
+    assert err == "no retweets match the filters\n"
 
 
 def test_filters_that_keep_nothing(filled: str, matrix_cli: Run) -> None:
@@ -218,7 +246,16 @@ def test_the_heatmap_shades_by_value(filled: str, conn: Connection) -> None:
     assert heat_style(4, 16) not in (HEAT_STYLES[0], HEAT_STYLES[-1])
     coloured = table_text(load_matrix(conn, MatrixQuery()), color=True)
     assert re.search(r"\x1b\[2m *0\x1b\[0m", coloured)  # zero cells dim
-    assert re.search(r"48;2;215;48;31m *16\x1b", coloured)  # the largest count, hottest shade
+    assert re.search(r"48;2;8;81;156m *16\x1b", coloured)  # the largest count, darkest shade
+
+
+def test_the_heat_ramp_is_one_hue_from_light_to_dark() -> None:
+    from rich.color import Color
+
+    backgrounds = [Color.parse(style.split(" on ")[1]).get_truecolor() for style in HEAT_STYLES]
+    lightness = [0.299 * c.red + 0.587 * c.green + 0.114 * c.blue for c in backgrounds]
+    assert lightness == sorted(lightness, reverse=True)  # each shade darker than the last
+    assert all(c.blue >= c.green >= c.red for c in backgrounds)  # all blues: no orange end
 
 
 def test_labels() -> None:

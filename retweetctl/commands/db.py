@@ -7,7 +7,7 @@ import typer
 from retweetctl.aggregate import check as check_aggregate
 from retweetctl.commands.common import state, stdout_console
 from retweetctl.config import redact_dsn, remove_password
-from retweetctl.database import embedded_server
+from retweetctl.database import embedded_server, with_search_path
 from retweetctl.distributed import cluster_info
 from retweetctl.distributed import distribute as distribute_tables
 from retweetctl.errors import DataError, UsageError
@@ -92,14 +92,17 @@ def stop(ctx: typer.Context) -> None:
 
 @app.command()
 def url(ctx: typer.Context) -> None:
-    """Print a connection string for psql: psql "$(retweetctl db url)". Passwords are left out."""
+    """Print a connection string for psql: psql "$(retweetctl db url)". Passwords are left out.
+
+    Its search_path starts with retweetctl's schema, so `retweets` needs no schema name.
+    """
     settings = state(ctx).settings()
     if settings.database_url is not None:
-        print(remove_password(settings.database_url.reveal()))
+        print(with_search_path(remove_password(settings.database_url.reveal()), settings.schema))
         return
     with state(ctx).connect():  # the schema exists before the user looks with psql
         pass
-    print(embedded_server(settings).url())
+    print(with_search_path(embedded_server(settings).url(), settings.schema))
 
 
 @app.command()

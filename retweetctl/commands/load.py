@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from retweetctl.commands.catching_up import catch_up_telling
 from retweetctl.commands.common import state, stderr_console, stdout_console
 from retweetctl.load import (
     LoadAborted,
@@ -77,13 +78,17 @@ def command(
             raise typer.BadParameter(str(exc.args[-1]), param_hint="--author") from None
     options = LoadOptions(format=forced, strict=strict, author=author_id, rejects=rejects)
     show_progress = not quiet and not as_json and sys.stderr.isatty()
-    with state(ctx).connect() as conn, _progress(show_progress) as progress:
-        try:
-            report = load_files(conn, files, options, progress=progress)
-        except LoadAborted as aborted:
-            if not quiet:
-                _print_report(aborted.report, as_json, error=aborted.message)
-            raise aborted.cause from None
+    with state(ctx).connect() as conn:
+        with _progress(show_progress) as progress:
+            try:
+                report = load_files(conn, files, options, progress=progress)
+            except LoadAborted as aborted:
+                if not quiet:
+                    _print_report(aborted.report, as_json, error=aborted.message)
+                raise aborted.cause from None
+        # Fold the new rows into the matrix aggregate now, in its own transaction (the
+        # rows are committed already), so the next `matrix` has nothing to wait for.
+        catch_up_telling(conn, quiet=quiet)
     if not quiet:
         _print_report(report, as_json)
 

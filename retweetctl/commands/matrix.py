@@ -7,60 +7,51 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
-from enum import StrEnum
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, TextIO
 
 import typer
 
+from retweetctl.commands.catching_up import catch_up_telling
 from retweetctl.commands.common import state, stdout_console, warn
 from retweetctl.errors import UsageError
 from retweetctl.matrix import (
     DEFAULT_TOP_AUTHORS,
     DEFAULT_TOP_RETWEETERS,
+    RANK_SCAN_LIMIT,
+    Matrix,
     MatrixQuery,
-    edges,
-    has_retweets,
     load_matrix,
+    open_export,
     resolve_users,
 )
-from retweetctl.report import (
-    build_table,
-    csv_lines,
-    edges_lines,
-    json_chunks,
-    left_out_lines,
-    table_text,
-)
+from retweetctl.report import RENDERERS, Format, Options
 
 EMPTY_DATABASE = "no retweets stored yet: add some with `retweetctl fetch` or `retweetctl load`"
 NOTHING_MATCHES = "no retweets match the filters"
 # What open(path, "w") would create; mkstemp's 0600 would surprise a user.
 FILE_MODE = 0o666
-
-
-class Format(StrEnum):
-    table = "table"
-    csv = "csv"
-    json = "json"
-    edges = "edges"
+FORMAT_HELP = "; ".join(f"{name.value}: {r.help}" for name, r in RENDERERS.items())
 
 
 def command(
     ctx: typer.Context,
     format: Annotated[
         Format,
-        typer.Option(
-            "--format",
-            "-f",
-            help="table (a heatmap), csv, json, or edges (long form, never limited).",
-        ),
+        typer.Option("--format", "-f", help=f"{FORMAT_HELP}."),
     ] = Format.table,
     top_authors: Annotated[
         int, typer.Option("--top-authors", min=1, help="Show the N authors with most retweets.")
     ] = DEFAULT_TOP_AUTHORS,
     top_retweeters: Annotated[
-        int, typer.Option("--top-retweeters", min=1, help="Show the N most active retweeters.")
+        int,
+        typer.Option(
+            "--top-retweeters",
+            min=1,
+            help="Show the N retweeters who retweeted the authors shown most"
+            " (ties: by whole total, then id).",
+        ),
     ] = DEFAULT_TOP_RETWEETERS,
     all_: Annotated[
         bool,
@@ -89,8 +80,30 @@ def command(
         Path | None,
         typer.Option("--output", "-o", dir_okay=False, help="Write to FILE instead of stdout."),
     ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="WHEN",
+            help="Only retweets at or after WHEN (ISO date or datetime; UTC unless it says).",
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until",
+            metavar="WHEN",
+            help="Only retweets before WHEN; a date alone means to the end of that day.",
+        ),
+    ] = None,
 ) -> None:
-    """Show the author-by-retweeter matrix: how often each retweeter retweeted each author."""
+    """Show the author-by-retweeter matrix: how often each retweeter retweeted each author.
+
+    Authors are the top by total (within the filters); retweeters are ranked by their
+    retweets of those authors, so the rows shown retweet the columns shown. The total
+    column is each retweeter's whole total.
+    """
+    renderer = RENDERERS[format]
     if all_ and format is Format.table:
         raise UsageError(
             "--all applies to --format csv and json; for a table, raise --top-authors/--top-retweeters"
@@ -102,40 +115,99 @@ def command(
             authors=resolve_users(conn, author) if author else None,
             retweeters=resolve_users(conn, retweeter) if retweeter else None,
             min_count=min_count,
+            since=None if since is None else parse_when(since, "--since", end_of_day=False),
+            until=None if until is None else parse_when(until, "--until", end_of_day=True),
         )
-        if format is Format.edges:
-            if not has_retweets(conn):
-                conn.rollback()
+        if query.since and query.until and query.since >= query.until:
+            raise UsageError("--since must be before --until")
+        catch_up_telling(conn)
+        if renderer.reads == "graph":
+            with open_export(conn, query) as export:
+                _write(renderer.render(export, Options(ids=ids)), output)
+            _untimed(export.untimed)
+            if not export.has_retweets:
                 warn(EMPTY_DATABASE)
-                return
-            conn.rollback()
-            _write(edges_lines(edges(conn, query)), output)
+            elif export.edges_written == 0:
+                warn(NOTHING_MATCHES)
             return
         matrix = load_matrix(conn, query)
-    if not matrix.has_retweets or not matrix.retweeters:
-        message = EMPTY_DATABASE if not matrix.has_retweets else NOTHING_MATCHES
-        if format is Format.table and output is None:
-            stdout_console.print(message, markup=False, highlight=False)
-        else:
-            warn(message)
-        return
+    _untimed(matrix.untimed)
+    empty = not matrix.has_retweets or not matrix.retweeters
+    message = EMPTY_DATABASE if not matrix.has_retweets else NOTHING_MATCHES
     if format is Format.table:
-        lines = left_out_lines(matrix, table=True)
-        if output is None and stdout_console.is_terminal:
-            stdout_console.print(build_table(matrix, ids=ids))
-            for line in lines:
-                stdout_console.print(line, markup=False, highlight=False)
+        if empty:
+            if output is None:
+                stdout_console.print(message, markup=False, highlight=False)
+            else:
+                warn(message)
             return
-        _write([table_text(matrix, ids=ids), *(line + "\n" for line in lines)], output)
+        terminal = output is None and stdout_console.is_terminal
+        options = Options(
+            ids=ids,
+            width=stdout_console.width if terminal else None,
+            color=terminal
+            and not stdout_console.no_color
+            and stdout_console.color_system is not None,
+            notes=_table_notes,
+        )
+        _write(renderer.render(matrix, options), output)
         return
-    for line in left_out_lines(matrix, table=False):
+    if empty:
+        warn(message)
+    for line in _left_out(matrix, how="{option} {everyone} or --all"):
         warn(line)
     if all_:
         warn(
             f"writing {len(matrix.retweeters):,} retweeters x {len(matrix.authors):,} authors"
             f" = {matrix.size:,} cells"
         )
-    _write(csv_lines(matrix, ids=ids) if format is Format.csv else json_chunks(matrix), output)
+    _write(renderer.render(matrix, Options(ids=ids)), output)
+
+
+def parse_when(text: str, option: str, *, end_of_day: bool) -> datetime:
+    """An ISO 8601 date or datetime (UTC unless it gives an offset); a date alone is its
+    midnight, or with end_of_day the next midnight (so `--until 2024-05-31` keeps the 31st)."""
+    value = text.strip()
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(
+            f"bad {option} {text!r}: give an ISO date or datetime, e.g. 2024-05-31 or"
+            " 2024-05-31T18:00:00Z"
+        ) from None
+    if len(value) == len("2024-05-31") and end_of_day:
+        moment += timedelta(days=1)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _untimed(count: int) -> None:
+    if count:
+        noun = "retweet" if count == 1 else "retweets"
+        warn(f"{count:,} {noun} without a known time left out of the time window")
+
+
+def _table_notes(matrix: Matrix) -> list[str]:
+    return _left_out(matrix, how="{option} {everyone}, or --format edges")
+
+
+def _left_out(matrix: Matrix, how: str) -> list[str]:
+    """`N authors left out, use … to see them`, for each dimension that was cut."""
+    lines = []
+    for noun, option, left_out, shown in (
+        ("authors", "--top-authors", matrix.authors_left_out, len(matrix.authors)),
+        ("retweeters", "--top-retweeters", matrix.retweeters_left_out, len(matrix.retweeters)),
+    ):
+        if left_out > 0:
+            if left_out == 1:
+                noun = noun.removesuffix("s")
+            use = how.format(option=option, everyone=shown + left_out)
+            lines.append(f"{left_out} {noun} left out, use {use} to see them")
+    if not matrix.ranking_exact:
+        lines.append(
+            f"retweeters ranked among the {RANK_SCAN_LIMIT:,} most active only:"
+            " --author ranks every retweeter of the authors given"
+        )
+    return lines
 
 
 def _write(chunks: Iterable[str], output: Path | None) -> None:

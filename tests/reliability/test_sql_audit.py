@@ -23,6 +23,10 @@ EXECUTING_METHODS = {"execute", "executemany", "copy", "stream"}
 # Reviewed exceptions: (file, start of the constant text) -> why it is safe.
 ALLOWED = {
     ("ingest.py", "COPY retweet_staging ("): "STAGING_COLUMNS is a module constant",
+    # The GRANT a missing right needs, in a ConfigError's message: shown, never executed.
+    ("migrations.py", "CREATE on database "): "error message text",
+    ("migrations.py", "USAGE on schema "): "error message text",
+    ("migrations.py", "CREATE on schema "): "error message text",
 }
 
 

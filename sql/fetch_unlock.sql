@@ -1,0 +1,1 @@
+SELECT pg_advisory_unlock(hashtextextended('retweetctl.fetch:' || %(tweet_id)s::text, 0))
