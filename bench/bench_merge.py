@@ -43,7 +43,7 @@ from retweetctl import ingest
 from retweetctl.config import DEFAULT_SCHEMA
 from retweetctl.database import with_search_path
 from retweetctl.embedded import EmbeddedServer
-from retweetctl.ingest import StagingBatch, merge_rows
+from retweetctl.ingest import Retweet, StagingBatch, merge_rows
 from retweetctl.migrations import migrate
 from retweetctl.queries import load
 
@@ -90,9 +90,6 @@ LOAD_AVAILABLE = [False]
 
 
 # -- data -------------------------------------------------------------------
-
-# The benchmark's rows are plain triples (ingest.Row also allows the detailed Retweet).
-Row = tuple[int, int, int]
 
 
 def row_checksum(row: Row) -> int:
@@ -683,6 +680,50 @@ def m_copy_back(ctx: Context) -> float:
     return timed(ctx, body)
 
 
+# Times in the batch: when the retweets endpoint or a twarc2 capture brings them.
+TIME_BASE = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+
+
+def with_times(batch: Sequence[Row]) -> list[Retweet]:
+    """The batch as Retweet rows carrying a retweet id and a time (deterministic per row)."""
+    rows = []
+    for t, r, a in batch:
+        key = (t * K1 + r) % P
+        rows.append(
+            Retweet(t, r, a, key + 1, TIME_BASE + datetime.timedelta(seconds=key % 31_536_000))
+        )
+    return rows
+
+
+def m_times(backfill: bool, stored_timed: bool) -> Callable[[Context], float]:
+    """The batch with times merged; backfill=False runs merge() without the time-filling UPDATE.
+
+    stored_timed: first merge the batch once (untimed), so every stored row of the batch
+    already has its time and the timed merge is the common path of a re-fetch.
+    """
+
+    def run(ctx: Context) -> float:
+        rows = with_times(ctx.work.batch)
+        if stored_timed:
+            with psycopg.connect(ctx.url, autocommit=True) as conn:
+                merge_rows(conn, rows)
+                conn.execute("VACUUM retweets")  # the UPDATE's dead rows, as autovacuum would
+        expected = 0 if stored_timed else len(ctx.work.new_rows)
+
+        def body(conn: Conn) -> None:
+            with conn.transaction():
+                batch = StagingBatch(conn)
+                batch.copy(rows)
+                if not backfill:
+                    batch.timed = 0  # merge() then skips merge_backfill_times.sql
+                result = batch.merge()
+                assert result.added == expected, result
+
+        return timed(ctx, body)
+
+    return run
+
+
 METHODS = [
     Method("retweetctl", "retweetctl merge (library: merge_rows)", m_retweetctl),
     Method(
@@ -755,6 +796,30 @@ METHODS = [
         "work_mem",
         "variant: merge_rows with SET LOCAL work_mem = 64MB",
         merge_variant(load("merge_staged").as_string(), ["work_mem = '64MB'"]),
+        default=False,
+    ),
+    Method(
+        "times_fill",
+        "variant: batch with times, stored rows without: filled",
+        m_times(backfill=True, stored_timed=False),
+        default=False,
+    ),
+    Method(
+        "times_nofill",
+        "variant: batch with times, stored rows without: not filled",
+        m_times(backfill=False, stored_timed=False),
+        default=False,
+    ),
+    Method(
+        "times_again",
+        "variant: batch with times, stored rows with times (re-fetch)",
+        m_times(backfill=True, stored_timed=True),
+        default=False,
+    ),
+    Method(
+        "times_again_nofill",
+        "variant: batch with times, stored rows with times, no fill statement",
+        m_times(backfill=False, stored_timed=True),
         default=False,
     ),
 ]

@@ -106,6 +106,8 @@ app = typer.Typer(
     # The root's help in click's plain layout: Typer's rich layout imports rich.markdown
     # and markdown_it, 0.28 s (python -X importtime); each command keeps the rich layout.
     rich_markup_mode=None,
+    # -h as well as --help, on every command (click passes it down to subcommands).
+    context_settings={"help_option_names": ["-h", "--help"]},
     # Typer's pretty tracebacks print local variables, which can hold secrets.
     pretty_exceptions_enable=False,
 )

@@ -12,6 +12,7 @@ one in flight; a tweet whose pages stop midway keeps the pages received.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -21,13 +22,26 @@ import psycopg
 from retweetctl.database import Connection
 from retweetctl.errors import ExitCode, UsageError
 from retweetctl.ids import MAX_ID, parse_id_text
-from retweetctl.ingest import MergeResult, StagingBatch, upsert_spooled_users, upsert_users
+from retweetctl.ingest import (
+    MergeResult,
+    Retweet,
+    Row,
+    StagingBatch,
+    upsert_spooled_users,
+    upsert_users,
+)
 from retweetctl.queries import load
 from retweetctl.runaudit import run_audit
 from retweetctl.spool import PageSpool
-from retweetctl.xapi import ApiFailure, Missing, TweetGone, TweetInfo, XApi, batches
+from retweetctl.xapi import ApiFailure, Missing, Page, TweetGone, TweetInfo, XApi, batches
 
 MAX_TWEET_ID = MAX_ID
+# A tweet's URL as the apps share it: x.com, twitter.com (www., mobile.), any query or fragment.
+TWEET_URL = re.compile(
+    r"^(?:https?://)?(?:www\.|mobile\.)?(?:x|twitter)\.com/[A-Za-z0-9_]+/status(?:es)?/"
+    r"([0-9]+)/?(?:[?#].*)?$",
+    re.IGNORECASE,
+)
 DEFAULT_LIMIT = 100  # what the old v1.1 retweeters endpoint gave
 
 # Per-tweet statuses (the --json contract) and their exit codes.
@@ -91,6 +105,7 @@ class FetchResult:
     skipped_unchanged: int = 0
     exit_code: ExitCode = ExitCode.OK
     error: str | None = None  # the message of the most severe failure
+    fallback: str | None = None  # why the run fell back to retweeted_by, if it did
 
     @property
     def seen(self) -> int:
@@ -102,11 +117,14 @@ class FetchResult:
 
 
 def parse_tweet_id(text: str, name: str = "TWEET_ID") -> int:
-    """A tweet ID as a positive 64-bit integer; UsageError naming the argument otherwise."""
-    value = parse_id_text(text.strip())
+    """A tweet ID (or tweet URL) as a positive 64-bit integer; UsageError naming the argument otherwise."""
+    stripped = text.strip()
+    url = TWEET_URL.match(stripped)
+    value = parse_id_text(url.group(1) if url else stripped)
     if value is None:
         raise UsageError(
-            f"invalid {name} {text!r}: a tweet ID is a positive 64-bit integer (1 to {MAX_TWEET_ID})"
+            f"invalid {name} {text!r}: give a tweet URL (https://x.com/USER/status/ID) or an ID, "
+            f"a positive 64-bit integer (1 to {MAX_TWEET_ID})"
         )
     return value
 
@@ -143,8 +161,10 @@ def run_fetch(
         ids.update(dict.fromkeys(int(r[0]) for r in conn.execute(load("fetch_watched_ids"))))  # type: ignore[call-overload]
     with run_audit(conn, "fetch") as audit:
         result = FetchResult(run_id=audit.id)
-        run = _Run(conn, api, result, limit, force, progress)
+        # Tweets named on the command line are always fetched; only --watched ones may be skipped.
+        run = _Run(conn, api, result, limit, force, progress, frozenset(tweet_ids))
         run.all(list(ids))
+        result.fallback = api.fallback
         # fetch keeps seen/added current tweet by tweet: the audit leaves them as they are.
         audit.error = result.error
         if result.exit_code != ExitCode.OK:
@@ -160,10 +180,11 @@ class _Run:
     limit: int
     force: bool
     progress: Progress
+    named: frozenset[int] = frozenset()
     stopped: ApiFailure | None = None
 
     def all(self, ids: list[int]) -> None:
-        complete_counts = self._complete_counts(ids)
+        complete_counts = self._complete_counts([i for i in ids if i not in self.named])
         for batch in batches(ids):
             if self.stopped is not None:
                 self._not_fetched(batch)
@@ -245,7 +266,7 @@ class _Run:
         self.progress.start(info.id, expected)
         try:
             for page in self.api.retweeters(info.id, self.limit):
-                spool.add(((info.id, user[0], info.author_id) for user in page.users), page.users)
+                spool.add(_rows(info, page), page.users)
                 self.progress.advance(len(page.users))
         except ApiFailure as exc:
             failure = exc
@@ -338,7 +359,15 @@ class _Run:
         )
 
 
-def _unreported(tweet_id: int) -> Missing:
-    return Missing(
-        tweet_id, NOT_FOUND, "not found (the lookup returned neither the tweet nor an error)"
+def _rows(info: TweetInfo, page: Page) -> Iterable[Row]:
+    """The page as rows: with the retweet's id and time when the endpoint gave them."""
+    if page.retweets is None:
+        return ((info.id, user[0], info.author_id) for user in page.users)
+    return (
+        Retweet(info.id, user[0], info.author_id, retweet_id, at)
+        for user, (retweet_id, at) in zip(page.users, page.retweets, strict=True)
     )
+
+
+def _unreported(tweet_id: int) -> Missing:
+    return Missing(tweet_id, NOT_FOUND, "the lookup returned neither the tweet nor an error")

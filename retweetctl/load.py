@@ -109,7 +109,7 @@ class LoadResult:
         return {
             "input": self.input,
             "format": self.format,
-            "records": self.records,
+            "lines": self.records,  # input lines/rows read; "records" elsewhere means rows
             "seen": self.seen,
             "added": self.added,
             "attributed_from_retweet_text": self.from_mention,

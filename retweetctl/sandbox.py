@@ -1,15 +1,17 @@
 """A SANDBOX X API: a tiny X-API-v2-compatible server on 127.0.0.1 for tests and `make demo`.
 
-It serves the two endpoints retweetctl calls (tweet lookup and retweeted_by) in
+It serves the endpoints retweetctl calls (tweet lookup, retweets and retweeted_by) in
 the shape the real API records show, from data held in memory, and can be
 scripted to misbehave (status codes, slow or garbage answers). It records every
 request it receives. It is not the X API and never talks to the network.
 
-    python -m retweetctl.sandbox demo   # what `make demo` runs
+    python -m retweetctl.sandbox demo                # what `make demo` runs
+    python -m retweetctl.sandbox serve [--port PORT]  # just the server, to try `fetch` by hand
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import json
@@ -22,6 +24,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -29,12 +32,33 @@ from urllib.parse import parse_qsl, urlsplit
 
 LOOPBACK = "127.0.0.1"
 RATE_LIMIT_WINDOW_SECONDS = 900  # the X API's 15-minute windows
-RETWEETED_BY_LIMIT = 75
+RETWEETED_BY_LIMIT = 75  # requests per window, retweeted_by and retweets alike
 LOOKUP_LIMIT = 300
 PROBLEMS = "https://api.twitter.com/2/problems/"
 DEFAULT_MAX_RESULTS = 100
 
-_TWEET_PATH = re.compile(r"^/2/tweets/(\d+)/retweeted_by$")
+_TWEET_PATH = re.compile(r"^/2/tweets/(\d+)/(retweeted_by|retweets)$")
+# The retweets endpoint's smallest max_results (its API reference): below, a 400.
+RETWEETS_MIN_RESULTS = 5
+# Sandbox retweets happen RETWEET_SPACING apart from RETWEETS_START, in list order.
+RETWEETS_START = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+RETWEET_SPACING = timedelta(seconds=97)
+TWITTER_EPOCH_MS = 1288834974657  # snowflake ids count milliseconds from here
+# What the X API answers when the app's access level lacks an endpoint (its
+# "client-forbidden" problem); arm it with Fault(r"/retweets$", 403, ENDPOINT_REFUSED_BODY).
+ENDPOINT_REFUSED_BODY = json.dumps(
+    {
+        "client_id": "00000000",
+        "detail": "When authenticating requests to the Twitter API v2 endpoints, you must use keys "
+        "and tokens from a Twitter developer App that is attached to a Project. You can create a "
+        "project via the developer portal.",
+        "registration_url": "https://developer.twitter.com/en/docs/projects/overview",
+        "title": "Client Forbidden",
+        "required_enrollment": "Appropriate Level of API Access",
+        "reason": "client-not-enrolled",
+        "type": "https://api.twitter.com/2/problems/client-forbidden",
+    }
+).encode()
 
 
 @dataclass(frozen=True)
@@ -58,6 +82,16 @@ class SandboxTweet:
     status: str = "ok"  # or 'not_found', 'unauthorized' (how the lookup reports it)
     pages: list[tuple[list[SandboxUser], str | None]] | None = None
     text: str = "a sandbox tweet"
+
+
+def retweet_post(tweet_id: int, index: int) -> tuple[int, datetime]:
+    """The id and time of the retweet by the index-th retweeter of a sandbox tweet.
+
+    The id is a snowflake of the time, as X's are, so ids and times agree.
+    """
+    at = RETWEETS_START + index * RETWEET_SPACING
+    millis = int(at.timestamp() * 1000) - TWITTER_EPOCH_MS
+    return (millis << 22) + (tweet_id % 4096), at
 
 
 @dataclass
@@ -111,10 +145,10 @@ class SandboxState:
 class SandboxServer:
     """The server in a background thread: `with SandboxServer() as sandbox: sandbox.url`."""
 
-    def __init__(self, state: SandboxState | None = None) -> None:
+    def __init__(self, state: SandboxState | None = None, port: int = 0) -> None:
         self.state = state or SandboxState()
         handler = type("Handler", (_Handler,), {"state": self.state})
-        self._httpd = _QuietServer((LOOPBACK, 0), handler)
+        self._httpd = _QuietServer((LOOPBACK, port), handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
@@ -173,7 +207,7 @@ class _Handler(BaseHTTPRequestHandler):
             if parts.path == "/2/tweets":
                 status, body = 200, self._lookup(query)
             elif match := _TWEET_PATH.match(parts.path):
-                status, body = self._retweeted_by(int(match.group(1)), query)
+                status, body = self._retweeters(int(match.group(1)), match.group(2), query)
             else:
                 status, body = 404, {"title": "Not Found", "status": 404, "detail": parts.path}
         self._json(status, body)
@@ -220,7 +254,13 @@ class _Handler(BaseHTTPRequestHandler):
             body["errors"] = errors
         return body
 
-    def _retweeted_by(self, tweet_id: int, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    def _retweeters(
+        self, tweet_id: int, endpoint: str, query: dict[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        """One page of either endpoint: users (retweeted_by) or their retweet posts (retweets)."""
+        size = int(query.get("max_results", DEFAULT_MAX_RESULTS))
+        if endpoint == "retweets" and size < RETWEETS_MIN_RESULTS:
+            return 400, {"title": "Invalid Request", "detail": "max_results must be at least 5"}
         tweet = self.state.tweets.get(tweet_id)
         if tweet is None or tweet.status != "ok":
             return 200, {"errors": [_lookup_error(str(tweet_id), "resource-not-found",
@@ -235,25 +275,50 @@ class _Handler(BaseHTTPRequestHandler):
                 index = tokens.index(token) + 1
             users, next_token = tweet.pages[index]
         else:
-            size = int(query.get("max_results", DEFAULT_MAX_RESULTS))
             offset = int(token.removeprefix("sandbox-")) if token else 0
             users = tweet.retweeters[offset : offset + size]
             more = offset + size < len(tweet.retweeters)
             next_token = f"sandbox-{offset + size}" if more else None
         body: dict[str, Any] = {}
-        if users:  # like the API: an empty page has no `data` at all
+        if users and endpoint == "retweets":
+            body.update(self._retweet_posts(tweet, users, query))
+        elif users:  # like the API: an empty page has no `data` at all
             body["data"] = [user.json() for user in users]
         body["meta"] = {"result_count": len(users)}
         if next_token:
             body["meta"]["next_token"] = next_token
         return 200, body
 
+    @staticmethod
+    def _retweet_posts(
+        tweet: SandboxTweet, users: list[SandboxUser], query: dict[str, str]
+    ) -> dict[str, Any]:
+        """The retweet posts of `users`, with the fields and expansions asked for."""
+        fields = set(query.get("tweet.fields", "").split(","))
+        order = {user.id: index for index, user in enumerate(tweet.retweeters)}
+        posts = []
+        for user in users:
+            retweet_id, at = retweet_post(tweet.id, order.get(user.id, len(order)))
+            post: dict[str, Any] = {"edit_history_tweet_ids": [str(retweet_id)],
+                                    "id": str(retweet_id),
+                                    "text": f"RT @{tweet.author.username}: {tweet.text}"}  # fmt: skip
+            if "author_id" in fields:
+                post["author_id"] = str(user.id)
+            if "created_at" in fields:
+                post["created_at"] = at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+            posts.append(post)
+        body: dict[str, Any] = {"data": posts}
+        if "author_id" in query.get("expansions", ""):
+            unique = {user.id: user.json() for user in users}
+            body["includes"] = {"users": list(unique.values())}
+        return body
+
     def _json(self, status: int, body: dict[str, Any]) -> None:
         self._send(status, json.dumps(body).encode(), {}, "application/json")
 
     def _send(self, status: int, body: bytes, headers: dict[str, str], content_type: str) -> None:
         reset = int(time.time()) + RATE_LIMIT_WINDOW_SECONDS
-        limit = RETWEETED_BY_LIMIT if "retweeted_by" in self.path else LOOKUP_LIMIT
+        limit = RETWEETED_BY_LIMIT if _TWEET_PATH.match(urlsplit(self.path).path) else LOOKUP_LIMIT
         self.send_response(status)
         self.send_header("content-type", content_type)
         self.send_header("content-length", str(len(body)))
@@ -291,6 +356,11 @@ DAVE = SandboxUser(1790000000000000104, "sandbox_dave", "Dave (sandbox)")
 ERIN = SandboxUser(1790000000000000105, "sandbox_erin", "Erin (sandbox)")
 TWEET_A = 1790000000000001001
 TWEET_B = 1790000000000001002
+TWEET_C = 1790000000000001003
+TWEET_GONE = 1790000000000001009  # the lookup reports it not found, like a deleted tweet
+# `serve` listens here unless --port says otherwise, so the exports it prints stay valid
+# from one start to the next (0 = any free port).
+DEFAULT_SERVE_PORT = 8765
 
 
 def run_demo(directory: Path = DEMO_DIR) -> int:
@@ -348,19 +418,57 @@ def _retweetctl(args: Sequence[str], env: dict[str, str], show: bool = True) -> 
     return done.returncode
 
 
+def serve_tweets(state: SandboxState) -> list[SandboxTweet]:
+    """What `serve` holds: a few tweets by the sandbox users, and one the lookup cannot find."""
+    return [
+        state.add(SandboxTweet(TWEET_A, ALICE, [CAROL, DAVE, ERIN])),
+        state.add(SandboxTweet(TWEET_B, BOB, [CAROL, ALICE])),
+        state.add(SandboxTweet(TWEET_C, CAROL, [ALICE, BOB, DAVE, ERIN])),
+        state.add(SandboxTweet(TWEET_GONE, ERIN, status="not_found")),
+    ]
+
+
+def serve(port: int = DEFAULT_SERVE_PORT) -> int:
+    """Run the sandbox in the foreground and say how to point retweetctl at it."""
+    try:
+        sandbox = SandboxServer(port=port)
+    except OSError as exc:
+        sys.stderr.write(f"cannot listen on {LOOPBACK}:{port}: {exc.strerror}; try --port 0\n")
+        return 1
+    with sandbox:
+        tweets = serve_tweets(sandbox.state)
+        ids = " ".join(str(t.id) for t in tweets)
+        print(
+            f"SANDBOX X API (not the real one) at {sandbox.url}; Ctrl-C stops it.\n"
+            "In another shell:\n"
+            f"  export RETWEETCTL_API_BASE_URL={sandbox.url}\n"
+            f"  export X_BEARER_TOKEN={DEMO_TOKEN}\n"
+            f"  retweetctl fetch {ids}",
+            flush=True,
+        )
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args == ["demo"]:
+    parser = argparse.ArgumentParser(
+        prog="python -m retweetctl.sandbox",
+        description="A SANDBOX X API on 127.0.0.1 (not the real one; no network, no credentials).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("demo", help="the main job end to end (what `make demo` runs)")
+    serve_parser = commands.add_parser("serve", help="just the server, to try `fetch` by hand")
+    serve_parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_SERVE_PORT,
+        help=f"port on {LOOPBACK} (default {DEFAULT_SERVE_PORT}; 0 = any free port)",
+    )
+    args = parser.parse_args(argv)
+    if args.command == "demo":
         return run_demo()
-    if args == ["serve"]:
-        with SandboxServer() as sandbox:
-            sandbox.state.add(SandboxTweet(TWEET_A, ALICE, [CAROL, DAVE, ERIN]))
-            print(f"SANDBOX X API (not the real one) at {sandbox.url}; Ctrl-C stops it", flush=True)
-            with contextlib.suppress(KeyboardInterrupt):
-                threading.Event().wait()
-        return 0
-    sys.stderr.write("usage: python -m retweetctl.sandbox demo|serve\n")
-    return 2
+    return serve(args.port)
 
 
 if __name__ == "__main__":

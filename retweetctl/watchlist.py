@@ -28,6 +28,7 @@ class WatchedTweet:
     complete: bool  # the last check read every page it asked for
     last_added: int | None
     status: str
+    newest_retweet_at: datetime | None = None  # the newest retweet held that has a time
 
 
 def add(conn: Connection, tweet_ids: Sequence[int]) -> WatchChange:

@@ -1,5 +1,10 @@
 """The X API v2 through tweepy: tweet lookups and retweeter pages, with bounded retries.
 
+Retweeters come from one of two endpoints: `GET /2/tweets/:id/retweets` (the
+default: the retweet posts themselves, so each row gets the retweet's id and
+time; tweepy has no method for it, issue 2163, so it goes through
+Client.request) or `GET /2/tweets/:id/retweeted_by` (users only).
+
 tweepy hard-codes https://api.twitter.com in Client.request but sends every
 request through its public `session` attribute; RewritingSession points those
 requests at the configured base URL and gives them a timeout (tweepy sets none).
@@ -31,6 +36,13 @@ API_ORIGINS = ("https://api.twitter.com", "https://api.x.com")
 # The API's maxima: 100 tweets per lookup, 100 users per retweeted_by page.
 LOOKUP_BATCH = 100
 PAGE_SIZE = 100
+# The retweets endpoint refuses max_results below 5 (its API reference); fewer are cut here.
+RETWEETS_MIN_PAGE = 5
+# Where fetch reads retweeters from (`fetch --via`).
+VIA_RETWEETS = "retweets"
+VIA_RETWEETED_BY = "retweeted_by"
+ENDPOINTS = (VIA_RETWEETS, VIA_RETWEETED_BY)
+RETWEET_FIELDS = ["created_at", "author_id"]
 # Retries of one call for 5xx, timeouts, connection errors and malformed bodies.
 MAX_RETRIES = 3
 DEFAULT_RETRY_BACKOFF = 2.0  # seconds before the first retry; doubles each time
@@ -88,10 +100,17 @@ class Missing:
     detail: str
 
 
+class EndpointRefused(Exception):
+    """The retweets endpoint is not in the app's access level (a 403 naming it or the product)."""
+
+
 @dataclass(frozen=True)
 class Page:
+    """One page of retweeters; `retweets` (retweet id, time) per user when the endpoint gives them."""
+
     users: list[tuple[int, str | None, str | None]]
     next_token: str | None
+    retweets: list[tuple[int, datetime | None]] | None = None
 
 
 @dataclass
@@ -168,7 +187,9 @@ def _is_loopback(host: str) -> bool:
 class XApi:
     """The calls retweetctl makes, each retried within the run's RetryPolicy."""
 
-    def __init__(self, settings: Settings, retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self, settings: Settings, retry: RetryPolicy | None = None, via: str = VIA_RETWEETS
+    ) -> None:
         if settings.bearer_token is None:
             raise ConfigError(
                 "no X API bearer token: set X_BEARER_TOKEN (or TWITTER_BEARER_TOKEN) "
@@ -184,6 +205,10 @@ class XApi:
         self.client.session = RewritingSession(
             settings.api_base_url or DEFAULT_API_BASE_URL, settings.http_timeout
         )
+        if via not in ENDPOINTS:
+            raise ValueError(f"unknown endpoint {via!r}")
+        self.via = via
+        self.fallback: str | None = None  # why the run fell back to retweeted_by, if it did
 
     def lookup(self, ids: Sequence[int]) -> tuple[list[TweetInfo], list[Missing]]:
         """Look up to 100 tweets: the readable ones, and the ones the API reported as missing."""
@@ -230,39 +255,92 @@ class XApi:
         return found, missing
 
     def retweeters(self, tweet_id: int, limit: int) -> Iterator[Page]:
-        """Pages of retweeters until next_token is absent or `limit` users (0 = all) are read."""
+        """Pages of retweeters until next_token is absent or `limit` users (0 = all) are read.
+
+        Read through self.via. When the retweets endpoint is refused for the app's
+        access level on a tweet's first page, the rest of the run uses retweeted_by
+        (self.fallback says why, once).
+        """
+        try:
+            yield from self._pages(tweet_id, limit, self.via)
+        except EndpointRefused as exc:
+            self.via = VIA_RETWEETED_BY
+            self.fallback = str(exc)
+            yield from self._pages(tweet_id, limit, self.via)
+
+    def _pages(self, tweet_id: int, limit: int, via: str) -> Iterator[Page]:
+        fetch_page = self._retweets_page if via == VIA_RETWEETS else self._retweeted_by_page
         token: str | None = None
         remaining = limit if limit > 0 else None
+        first = True
         while True:
             page_size = PAGE_SIZE if remaining is None else min(PAGE_SIZE, remaining)
             try:
-                body = self._call(
-                    functools.partial(
-                        self.client.get_retweeters,
-                        tweet_id,
-                        max_results=page_size,
-                        pagination_token=token,
-                        user_fields=USER_FIELDS,
-                    )
-                )
+                page = fetch_page(tweet_id, page_size, token)
             except tweepy.NotFound as exc:
-                raise TweetGone("not_found", f"not found ({_api_text(exc)})") from None
-            users = []
-            for user in _list(body, "data"):  # a page without data is an empty page
-                user_id = _positive(user.get("id"))
-                if user_id is None:
-                    raise ApiFailure("malformed", "a retweeter without a valid id")
-                users.append(
-                    (user_id, _str_or_none(user.get("username")), _str_or_none(user.get("name")))
-                )
+                raise TweetGone("not_found", gone_detail(_api_text(exc))) from None
+            except EndpointRefused:
+                if not first:  # pages of it were read: a refusal now is not the access level
+                    raise ApiFailure(
+                        "credentials", "the X API refused the retweets endpoint midway"
+                    ) from None
+                raise
+            first = False
             if remaining is not None:
-                users = users[:remaining]
-                remaining -= len(users)
-            meta = body.get("meta") or {}
-            token = meta.get("next_token") if isinstance(meta, Mapping) else None
-            yield Page(users, token)
+                page = Page(
+                    page.users[:remaining],
+                    page.next_token,
+                    None if page.retweets is None else page.retweets[:remaining],
+                )
+                remaining -= len(page.users)
+            token = page.next_token
+            yield page
             if not token or remaining == 0:
                 return
+
+    def _retweeted_by_page(self, tweet_id: int, size: int, token: str | None) -> Page:
+        body = self._call(
+            functools.partial(
+                self.client.get_retweeters,
+                tweet_id,
+                max_results=size,
+                pagination_token=token,
+                user_fields=USER_FIELDS,
+            )
+        )
+        users = []
+        for user in _list(body, "data"):  # a page without data is an empty page
+            user_id = _positive(user.get("id"))
+            if user_id is None:
+                raise ApiFailure("malformed", "a retweeter without a valid id")
+            users.append(
+                (user_id, _str_or_none(user.get("username")), _str_or_none(user.get("name")))
+            )
+        return Page(users, _next_token(body))
+
+    def _retweets_page(self, tweet_id: int, size: int, token: str | None) -> Page:
+        params: dict[str, str | int] = {
+            "max_results": max(size, RETWEETS_MIN_PAGE),
+            "tweet.fields": ",".join(RETWEET_FIELDS),
+            "expansions": "author_id",
+            "user.fields": ",".join(USER_FIELDS),
+        }
+        if token:
+            params["pagination_token"] = token
+        route = f"/2/tweets/{tweet_id}/retweets"
+        body = self._call(lambda: _refused_or_json(self.client, route, params))
+        known = {str(u.get("id")): u for u in _list(body.get("includes") or {}, "users")}
+        users, retweets = [], []
+        for post in _list(body, "data"):  # a page without data is an empty page
+            retweet_id, user_id = _positive(post.get("id")), _positive(post.get("author_id"))
+            if retweet_id is None or user_id is None:
+                raise ApiFailure("malformed", "a retweet without a valid id or author_id")
+            user = known.get(str(user_id), {})
+            users.append(
+                (user_id, _str_or_none(user.get("username")), _str_or_none(user.get("name")))
+            )
+            retweets.append((retweet_id, _time(post.get("created_at"))))
+        return Page(users[:size], _next_token(body), retweets[:size])
 
     def _call(self, call: Callable[[], Any]) -> dict[str, Any]:
         """Run one API call: retry transient failures within the budget, classify the rest."""
@@ -351,8 +429,70 @@ def _missing(tweet_id: int, error: Mapping[str, Any]) -> Missing:
     kind = str(error.get("type", ""))
     text = str(error.get("detail") or error.get("title") or "not available")
     if kind.endswith("/not-authorized-for-resource"):
-        return Missing(tweet_id, "unauthorized", f"not authorized (protected?): {text}")
-    return Missing(tweet_id, "not_found", f"not found (deleted, or its author suspended?): {text}")
+        return Missing(
+            tweet_id, "unauthorized", f"protected, or hidden from this app (X API: {text})"
+        )
+    return Missing(tweet_id, "not_found", gone_detail(text))
+
+
+def gone_detail(api_text: str) -> str:
+    """The one wording of a tweet the API cannot find (shown after the status 'not found')."""
+    return f"deleted, or its author suspended (X API: {api_text})"
+
+
+def _refused_or_json(client: tweepy.Client, route: str, params: Mapping[str, Any]) -> Any:
+    """GET route through tweepy's request (session, errors); EndpointRefused for a product 403."""
+    try:
+        return client.request("GET", route, params=dict(params)).json()
+    except tweepy.Forbidden as exc:
+        reason = _endpoint_refusal(exc.response)
+        if reason is None:
+            raise
+        raise EndpointRefused(reason) from None
+
+
+# A 403 body of the API's "client-forbidden" / "client-not-enrolled" problem names the
+# access level (product) the endpoint needs; other 403s are about the credentials.
+_REFUSAL_TYPES = ("/problems/client-forbidden", "/problems/unsupported-authentication")
+_REFUSAL_WORDS = ("endpoint", "access level", "product", "enrollment", "enrolled")
+
+
+def _endpoint_refusal(response: requests.Response) -> str | None:
+    """Why the endpoint was refused, if the 403 body names the endpoint or the product."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    text = " ".join(
+        str(body.get(key) or "")
+        for key in ("title", "detail", "reason", "required_enrollment", "type")
+    )
+    typed = str(body.get("type") or "").endswith(_REFUSAL_TYPES)
+    if not typed and not any(word in text.lower() for word in _REFUSAL_WORDS):
+        return None
+    detail = str(body.get("detail") or body.get("title") or "access level")
+    return f"the retweets endpoint is not in this app's access level ({detail[:200]})"
+
+
+def _next_token(body: Mapping[str, Any]) -> str | None:
+    meta = body.get("meta") or {}
+    token = meta.get("next_token") if isinstance(meta, Mapping) else None
+    return token if isinstance(token, str) and token else None
+
+
+def _time(value: object) -> datetime | None:
+    """The API's created_at (ISO 8601, 'Z'); None when absent, ApiFailure when not a time."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise ApiFailure(
+            "malformed", f"a retweet with a malformed created_at {str(value)[:40]!r}"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _endpoint(response: requests.Response) -> str:

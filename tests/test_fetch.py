@@ -44,8 +44,8 @@ def retweets(db_url: str, tweet_id: int) -> set[int]:
     }
 
 
-def retweeted_by_calls(fake: SandboxServer, tweet_id: int) -> int:
-    return len(fake.state.requests_to(rf"^/2/tweets/{tweet_id}/retweeted_by$"))
+def page_calls(fake: SandboxServer, tweet_id: int, endpoint: str = "retweets") -> int:
+    return len(fake.state.requests_to(rf"^/2/tweets/{tweet_id}/{endpoint}$"))
 
 
 def test_counts_are_exact_as_the_list_grows(
@@ -83,7 +83,7 @@ def test_requests_reach_the_fake_through_the_session(
     assert lookup.query["ids"] == str(T1)
     assert set(lookup.query["tweet.fields"].split(",")) == {"author_id", "public_metrics"}
     assert lookup.query["expansions"] == "author_id"
-    assert page.path == f"/2/tweets/{T1}/retweeted_by"
+    assert page.path == f"/2/tweets/{T1}/retweets"
     assert page.query["max_results"] == "100"
     assert "pagination_token" not in page.query
     assert lookup.bearer == TOKEN and page.bearer == TOKEN
@@ -98,7 +98,7 @@ def test_recorded_pages_are_followed_until_next_token_is_absent(
     assert len(first_page) == 62 and token  # fewer than 100 users, and still a next_token
     result = fetch_cli(["fetch", "--limit", "0", "--json", str(CASSETTE_TWEET)])
     assert result.exit_code == 0, result.stderr
-    pages = fake_x.state.requests_to("retweeted_by")
+    pages = fake_x.state.requests_to("/retweets$")
     assert [p.query.get("pagination_token") for p in pages] == [None, token]
     unique = {u.id for users, _ in tweet.pages for u in users}
     out = json.loads(result.stdout)
@@ -113,7 +113,7 @@ def test_limit_caps_retweeters_per_tweet(
     result = fetch_cli(["fetch", "--limit", "50", str(CASSETTE_TWEET)])
     assert result.exit_code == 0, result.stderr
     assert "50 of 50 records added" in result.stdout
-    (page,) = fake_x.state.requests_to("retweeted_by")
+    (page,) = fake_x.state.requests_to("/retweets$")
     assert page.query["max_results"] == "50"
     assert len(retweets(db_url, CASSETTE_TWEET)) == 50
 
@@ -126,7 +126,7 @@ def test_default_limit_is_100_then_the_next_run_gets_no_more(
     )
     result = fetch_cli(["fetch", str(T1)])
     assert "100 of 100 records added" in result.stdout
-    assert retweeted_by_calls(fake_x, T1) == 1
+    assert page_calls(fake_x, T1) == 1
 
 
 def test_empty_page_with_next_token_does_not_end_pagination(
@@ -137,7 +137,7 @@ def test_empty_page_with_next_token_does_not_end_pagination(
     result = fetch_cli(["fetch", str(T1)])
     assert result.exit_code == 0, result.stderr
     assert "2 of 2 records added" in result.stdout
-    assert retweeted_by_calls(fake_x, T1) == 3
+    assert page_calls(fake_x, T1) == 3
     assert retweets(db_url, T1) == {USERS[0].id, USERS[1].id}
 
 
@@ -179,7 +179,11 @@ def test_deleted_and_protected_tweets_are_reported_and_marked(
     assert marked == {T1: "active", T2: "unauthorized", T3: "not_found"}
     text = fetch_cli(["fetch", "--force", str(T3)])
     assert text.exit_code == 0
-    assert f"{T3}: not found: not found (deleted" in text.stdout
+    # One phrase: the status, then why, then the API's own words.
+    assert text.stdout.startswith(
+        f"{T3}: not found: deleted, or its author suspended (X API: Could not find tweet"
+    )
+    assert text.stdout.count("not found") == 1
 
 
 def test_json_output_uses_string_ids(fetch_cli: Fetch, fake_x: SandboxServer) -> None:
@@ -191,6 +195,7 @@ def test_json_output_uses_string_ids(fetch_cli: Fetch, fake_x: SandboxServer) ->
         "seen": 1,
         "added": 1,
         "skipped_unchanged": 0,
+        "fallback": None,
         "tweets": [
             {
                 "id": str(big),
@@ -213,7 +218,7 @@ def test_rate_limit_keeps_what_was_merged_and_exits_75(
     reset = int(time.time()) + 600
     fake_x.state.fault(
         Fault(
-            rf"/{T2}/retweeted_by",
+            rf"/{T2}/retweets$",
             429,
             b'{"title":"Too Many Requests"}',
             {"x-rate-limit-reset": str(reset)},
@@ -229,8 +234,8 @@ def test_rate_limit_keeps_what_was_merged_and_exits_75(
     assert f"{T1} by @alice: 1 of 1 records added" in result.stdout
     assert retweets(db_url, T1) == {USERS[0].id}
     assert retweets(db_url, T2) == retweets(db_url, T3) == set()
-    assert retweeted_by_calls(fake_x, T3) == 0  # stopped calling the API
-    assert retweeted_by_calls(fake_x, T2) == 1  # and never retried the 429
+    assert page_calls(fake_x, T3) == 0  # stopped calling the API
+    assert page_calls(fake_x, T2) == 1  # and never retried the 429
     assert rows(db_url, "SELECT seen, added, status FROM fetch_runs") == [(1, 1, "failed")]
 
 
@@ -241,7 +246,7 @@ def test_rate_limit_midway_merges_pages_and_marks_the_tweet_incomplete(
     fake_x.state.add(SandboxTweet(T1, ALICE, [USERS[0], USERS[1]], pages=pages))
     assert fetch_cli(["watch", "add", str(T1)]).exit_code == 0
     # The first page comes through, the second is refused.
-    first_page_then_429 = Fault(r"retweeted_by", 429, b"{}", {"x-rate-limit-reset": "1"})
+    first_page_then_429 = Fault(r"/retweets$", 429, b"{}", {"x-rate-limit-reset": "1"})
     result = _with_fault_after(fetch_cli, fake_x, first_page_then_429, ["fetch", "--watched"])
     assert result.exit_code == 75
     assert f"{T1} by @alice: 1 of 1 records added; rate limited: stopped midway" in result.stdout
@@ -262,7 +267,7 @@ def _with_fault_after(
 ) -> CliResult:
     """Run with `fault` armed for the second retweeted_by request (the first passes)."""
     fault.times = 1
-    passthrough = Fault(r"retweeted_by", status=None, times=1)
+    passthrough = Fault(r"/retweets$", status=None, times=1)
     fake.state.fault(passthrough)
     fake.state.fault(fault)
     return fetch(args)
@@ -284,7 +289,7 @@ def test_usage_cap_says_waiting_will_not_help(fetch_cli: Fetch, fake_x: SandboxS
     assert result.exit_code == 75
     assert "usage cap" in result.stderr and "will not help" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-    assert fake_x.state.requests_to("retweeted_by") == []
+    assert fake_x.state.requests_to("/retweets$") == []
 
 
 @pytest.mark.parametrize("status", [401, 403])
@@ -323,10 +328,10 @@ def test_twitter_bearer_token_is_accepted(fetch_cli: Fetch, fake_x: SandboxServe
 
 def test_server_errors_are_retried(fetch_cli: Fetch, fake_x: SandboxServer, db_url: str) -> None:
     fake_x.state.add(SandboxTweet(T1, ALICE, [USERS[0]]))
-    fake_x.state.fault(Fault(r"retweeted_by", 503, b"", times=2))
+    fake_x.state.fault(Fault(r"/retweets$", 503, b"", times=2))
     result = fetch_cli(["fetch", str(T1)])
     assert result.exit_code == 0, result.stderr
-    assert retweeted_by_calls(fake_x, T1) == 3
+    assert page_calls(fake_x, T1) == 3
     assert retweets(db_url, T1) == {USERS[0].id}
 
 
@@ -335,17 +340,17 @@ def test_persistent_server_errors_exit_75_after_bounded_retries(
 ) -> None:
     fake_x.state.add(SandboxTweet(T1, ALICE, [USERS[0]]))
     fake_x.state.add(SandboxTweet(T2, ALICE, [USERS[1]]))
-    fake_x.state.fault(Fault(r"retweeted_by", 500, b"<html>oops</html>", times=100))
+    fake_x.state.fault(Fault(r"/retweets$", 500, b"<html>oops</html>", times=100))
     result = fetch_cli(["fetch", str(T1), str(T2)])
     assert result.exit_code == 75
     assert result.stderr.strip() == "retweetctl: error: the X API failed (HTTP 500)"
-    assert retweeted_by_calls(fake_x, T1) == 4  # the first try and 3 retries
-    assert retweeted_by_calls(fake_x, T2) == 0  # then treated like a rate limit: stop
+    assert page_calls(fake_x, T1) == 4  # the first try and 3 retries
+    assert page_calls(fake_x, T2) == 0  # then treated like a rate limit: stop
 
 
 def test_slow_answers_time_out_and_are_retried(fetch_cli: Fetch, fake_x: SandboxServer) -> None:
     fake_x.state.add(SandboxTweet(T1, ALICE, [USERS[0]]))
-    fake_x.state.fault(Fault(r"retweeted_by", status=None, delay=3, times=1))
+    fake_x.state.fault(Fault(r"/retweets$", status=None, delay=3, times=1))
     result = fetch_cli(["fetch", str(T1)], RETWEETCTL_HTTP_TIMEOUT="0.5")
     assert result.exit_code == 0, result.stderr
     assert "1 of 1 records added" in result.stdout
@@ -369,15 +374,13 @@ def test_garbage_body_fails_that_tweet_and_the_others_go_on(
 ) -> None:
     fake_x.state.add(SandboxTweet(T1, ALICE, [USERS[0]]))
     fake_x.state.add(SandboxTweet(T2, BOB, [USERS[1]]))
-    fake_x.state.fault(
-        Fault(rf"/{T1}/retweeted_by", 200, body, times=100, content_type="text/html")
-    )
+    fake_x.state.fault(Fault(rf"/{T1}/retweets$", 200, body, times=100, content_type="text/html"))
     result = fetch_cli(["fetch", "--watched", str(T1), str(T2)])
     assert result.exit_code == 75
     assert "malformed" in result.stderr
     assert f"{T1} by @alice: error: " in result.stdout
     assert f"{T2} by @bob: 1 of 1 records added" in result.stdout
-    assert retweeted_by_calls(fake_x, T1) == 4
+    assert page_calls(fake_x, T1) == 4
     assert retweets(db_url, T2) == {USERS[1].id}
 
 
@@ -461,7 +464,7 @@ def test_tweepy_warnings_do_not_break_quiet(fetch_cli: Fetch, fake_x: SandboxSer
 
 def test_token_never_appears_even_with_debug(fetch_cli: Fetch, fake_x: SandboxServer) -> None:
     fake_x.state.add(SandboxTweet(T1, ALICE, [USERS[0]]))
-    fake_x.state.fault(Fault(r"retweeted_by", 500, b"", times=100))
+    fake_x.state.fault(Fault(r"/retweets$", 500, b"", times=100))
     result = fetch_cli(["--debug", "fetch", str(T1)])
     assert result.exit_code == 75
     output = result.stdout + result.stderr
@@ -483,10 +486,10 @@ def test_unchanged_watched_tweets_are_skipped_unless_forced(
     assert second.exit_code == 0, second.stderr
     assert "1 of 2 records added in total (2 tweets, 1 skipped as unchanged)" in second.stdout
     assert f"{T2} by @bob: skipped: retweet_count unchanged (1)" in second.stdout
-    assert retweeted_by_calls(fake_x, T2) == 1
+    assert page_calls(fake_x, T2) == 1
     forced = fetch_cli(["fetch", "--watched", "--force", "--json"])
     assert json.loads(forced.stdout)["skipped_unchanged"] == 0
-    assert retweeted_by_calls(fake_x, T2) == 2
+    assert page_calls(fake_x, T2) == 2
 
 
 def test_watched_runs_take_the_stalest_first(
@@ -512,7 +515,7 @@ def test_a_tweet_locked_by_another_run_is_skipped(
         result = fetch_cli(["fetch", str(T1), str(T2)])
     assert result.exit_code == 0, result.stderr
     assert f"{T1} by @alice: skipped: another run is fetching this tweet" in result.stdout
-    assert retweeted_by_calls(fake_x, T1) == 0
+    assert page_calls(fake_x, T1) == 0
     assert retweets(db_url, T2) == {USERS[1].id}
 
 
@@ -524,7 +527,7 @@ def test_overlapping_runs_add_each_row_once(
     users = [SandboxUser(5000 + i, f"o{i}", "") for i in range(250)]
     for tweet_id in (T1, T2, T3):
         fake_x.state.add(SandboxTweet(tweet_id, ALICE, users))
-    fake_x.state.fault(Fault(r"retweeted_by", status=None, delay=0.2, times=100))
+    fake_x.state.fault(Fault(r"/retweets$", status=None, delay=0.2, times=100))
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         runs = list(
             pool.map(
@@ -563,17 +566,17 @@ def test_killed_run_keeps_merged_tweets_and_nothing_of_the_one_in_flight(
     fake_x.state.add(SandboxTweet(T1, ALICE, [USERS[0]]))
     pages = [([USERS[1]], "next"), ([USERS[2]], None)]
     fake_x.state.add(SandboxTweet(T2, BOB, [USERS[1], USERS[2]], pages=pages))
-    fake_x.state.fault(Fault(r"retweeted_by", status=None, times=2))  # T1's page, T2's first page
-    fake_x.state.fault(Fault(r"retweeted_by", status=None, delay=30))  # T2's second page stalls
+    fake_x.state.fault(Fault(r"/retweets$", status=None, times=2))  # T1's page, T2's first page
+    fake_x.state.fault(Fault(r"/retweets$", status=None, delay=30))  # T2's second page stalls
     env = dict(cli_env, RETWEETCTL_API_BASE_URL=fake_x.url, X_BEARER_TOKEN=TOKEN)
     proc = subprocess.Popen(
         [sys.executable, "-m", "retweetctl", "fetch", str(T1), str(T2)], env=env
     )
     try:
         deadline = time.monotonic() + 60
-        while len(fake_x.state.requests_to("retweeted_by")) < 3 and time.monotonic() < deadline:
+        while len(fake_x.state.requests_to("/retweets$")) < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert len(fake_x.state.requests_to("retweeted_by")) == 3
+        assert len(fake_x.state.requests_to("/retweets$")) == 3
     finally:
         proc.kill()
         proc.wait()

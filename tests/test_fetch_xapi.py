@@ -10,7 +10,13 @@ import requests
 
 from retweetctl.config import Secret, Settings
 from retweetctl.errors import ConfigError
-from retweetctl.sandbox import Fault, SandboxServer, SandboxTweet, SandboxUser
+from retweetctl.sandbox import (
+    ENDPOINT_REFUSED_BODY,
+    Fault,
+    SandboxServer,
+    SandboxTweet,
+    SandboxUser,
+)
 from retweetctl.xapi import (
     ApiFailure,
     RetryPolicy,
@@ -64,7 +70,7 @@ def test_bad_retry_backoff_is_a_config_error(raw: str) -> None:
 def test_retry_budget_bounds_all_retrying_of_a_run(fake_x: SandboxServer, tmp_path: Path) -> None:
     """With the production backoff (2, 4, 8 s) and a 10 s budget, the third retry is not waited for."""
     fake_x.state.add(SandboxTweet(1, SandboxUser(2, "a", "A"), []))
-    fake_x.state.fault(Fault(r"retweeted_by", 503, b"", times=100))
+    fake_x.state.fault(Fault(r"/retweets$", 503, b"", times=100))
     sleeps: list[float] = []
     settings = Settings(home=tmp_path, bearer_token=Secret(TOKEN), api_base_url=fake_x.url)
     api = XApi(settings, RetryPolicy(budget=10, sleep=sleeps.append))
@@ -89,3 +95,38 @@ def test_connection_refused_is_unavailable(tmp_path: Path) -> None:
         "unavailable",
         "cannot connect to the X API",
     )
+
+
+def _api(fake_x: SandboxServer, tmp_path: Path) -> XApi:
+    settings = Settings(home=tmp_path, bearer_token=Secret(TOKEN), api_base_url=fake_x.url)
+    return XApi(settings, RetryPolicy(backoff=0))
+
+
+def test_a_refusal_after_pages_were_read_is_not_a_fallback(
+    fake_x: SandboxServer, tmp_path: Path
+) -> None:
+    users = [SandboxUser(100 + i, f"u{i}", "") for i in range(7)]
+    pages = [(users[:3], "next"), (users[3:], None)]
+    fake_x.state.add(SandboxTweet(1, SandboxUser(2, "a", "A"), users, pages=pages))
+    fake_x.state.fault(Fault(r"/retweets$", status=None))  # page 1 passes
+    fake_x.state.fault(Fault(r"/retweets$", 403, ENDPOINT_REFUSED_BODY))
+    api = _api(fake_x, tmp_path)
+    read = api.retweeters(1, limit=0)
+    first = next(read)
+    assert first.retweets is not None and len(first.users) == 3 and first.next_token == "next"
+    # A tweet's pages come from one endpoint: midway, a 403 is a credentials failure.
+    with pytest.raises(ApiFailure) as failure:
+        next(read)
+    assert failure.value.kind == "credentials"
+    assert api.via == "retweets" and api.fallback is None
+
+
+def test_a_malformed_created_at_is_a_malformed_response(
+    fake_x: SandboxServer, tmp_path: Path
+) -> None:
+    body = b'{"data": [{"id": "9", "author_id": "100", "created_at": "yesterday"}]}'
+    fake_x.state.add(SandboxTweet(1, SandboxUser(2, "a", "A"), []))
+    fake_x.state.fault(Fault(r"/retweets$", 200, body))
+    with pytest.raises(ApiFailure) as failure:
+        list(_api(fake_x, tmp_path).retweeters(1, limit=0))
+    assert failure.value.kind == "malformed" and "created_at" in failure.value.message

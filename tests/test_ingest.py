@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import psycopg
 import pytest
 from psycopg import sql
 
 from retweetctl import ingest
 from retweetctl.database import Connection
-from retweetctl.ingest import MergeResult, StagingBatch, merge_rows, upsert_users
+from retweetctl.ingest import MergeResult, Retweet, StagingBatch, merge_rows, upsert_users
 from retweetctl.queries import load
 
 
@@ -152,6 +154,88 @@ def test_only_big_batches_next_to_the_table_are_pruned(conn: Connection) -> None
         assert staged(conn) == 2
         batch.merge()
     assert ingest.PRUNE_MIN_ROWS > 1000 and 0 < ingest.PRUNE_MIN_FRACTION <= 1
+
+
+def times(conn: Connection) -> list[tuple[object, ...]]:
+    return conn.execute(
+        "SELECT tweet_id, retweeter_id, retweet_id, retweeted_at FROM retweets ORDER BY 1, 2"
+    ).fetchall()
+
+
+T1 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+T2 = datetime(2026, 11, 2, 8, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("prune", [False, True], ids=["small-batch", "pruned-batch"])
+def test_a_later_batch_fills_the_time_of_rows_stored_without_one(
+    conn: Connection, monkeypatch: pytest.MonkeyPatch, prune: bool
+) -> None:
+    if prune:  # the big-batch path drops stored rows from staging first: not these
+        monkeypatch.setattr(ingest, "PRUNE_MIN_ROWS", 1)
+        monkeypatch.setattr(ingest, "PRUNE_MIN_FRACTION", 0.0)
+    merge_rows(conn, [(10, 1, 100), (10, 2, 100), Retweet(10, 3, 100, 903, T1)])
+    result = merge_rows(
+        conn,
+        [
+            Retweet(10, 1, 100, 901, T2),  # stored without a time: filled
+            Retweet(10, 3, 100, 999, T2),  # stored with a time: kept as it was
+            Retweet(10, 4, 100, 904, T2),  # new
+        ],
+    )
+    # Filling a time adds no row: the counts are the insert's alone.
+    assert result == MergeResult(seen=3, added=1)
+    assert times(conn) == [
+        (10, 1, 901, T2),
+        (10, 2, None, None),  # not in the batch: untouched
+        (10, 3, 903, T1),
+        (10, 4, 904, T2),
+    ]
+    assert staged(conn) == 0
+
+
+def test_a_repeat_in_the_same_batch_fills_the_time(conn: Connection) -> None:
+    assert merge_rows(conn, [(7, 1, 70), Retweet(7, 1, 70, 701, T1)]) == MergeResult(2, 1)
+    assert times(conn) == [(7, 1, 701, T1)]
+
+
+def test_filling_times_leaves_the_matrix_aggregate_unchanged(conn: Connection) -> None:
+    merge_rows(conn, [(10, 1, 100), (11, 1, 100)])
+    conn.execute("DELETE FROM retweet_cell_deltas")
+    conn.commit()
+    merge_rows(conn, [Retweet(10, 1, 100, 901, T1), Retweet(11, 1, 100, 902, T2)])
+    assert [r[3] for r in times(conn)] == [T1, T2]
+    # The aggregate's update trigger nets old against new rows: no -1/+1 pair per row.
+    assert conn.execute("SELECT count(*) FROM retweet_cell_deltas").fetchone() == (0,)
+
+
+def test_an_update_that_moves_a_retweet_still_counts_in_the_aggregate(conn: Connection) -> None:
+    merge_rows(conn, [(10, 1, 100)])
+    conn.execute("DELETE FROM retweet_cell_deltas")
+    conn.execute("UPDATE retweets SET author_id = 200 WHERE tweet_id = 10")
+    deltas = conn.execute(
+        "SELECT retweeter_id, author_id, n FROM retweet_cell_deltas ORDER BY author_id"
+    ).fetchall()
+    assert deltas == [(1, 100, -1), (1, 200, 1)]
+
+
+def test_a_big_batch_whose_stored_rows_have_their_times_skips_the_backfill(
+    conn: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest, "PRUNE_MIN_ROWS", 1)
+    monkeypatch.setattr(ingest, "PRUNE_MIN_FRACTION", 0.0)
+    rows = [Retweet(10, 1, 100, 901, T1), Retweet(10, 2, 100, 902, T2)]
+    merge_rows(conn, [(10, 1, 100), *rows[1:]])  # (10, 1) stored without a time
+    with conn.transaction():
+        batch = StagingBatch(conn)
+        batch.copy(rows)
+        assert batch.timed == 1  # the prune dropped (10, 2): stored with its time
+        assert batch.merge() == MergeResult(seen=2, added=0)
+    assert [r[3] for r in times(conn)] == [T1, T2]
+    with conn.transaction():
+        again = StagingBatch(conn)
+        again.copy(rows)
+        assert (again.timed, staged(conn)) == (0, 0)  # nothing left to fill: no UPDATE
+        again.merge()
 
 
 def test_small_merge_beside_a_big_staged_batch_reads_only_its_own_rows(db_url: str) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import psycopg
 
-from retweetctl.sandbox import SandboxServer, SandboxTweet, SandboxUser
+from retweetctl.sandbox import SandboxServer, SandboxTweet, SandboxUser, retweet_post
 from tests.conftest import CliResult
 from tests.fake_x_api import fake_x, fetch_cli  # noqa: F401 - fixtures
 
@@ -40,6 +40,9 @@ def test_add_remove_and_list(cli: Cli, db_url: str) -> None:
         "checked",
         "(UTC)",
         "held",
+        "newest",
+        "retweet",
+        "(UTC)",
         "retweet_count",
         "status",
     ]
@@ -91,9 +94,16 @@ def test_list_shows_coverage_after_a_fetch(
     assert (first["retweet_count"], first["complete"], first["status"]) == (7, True, "active")
     assert first["last_checked_at"] is not None
     assert entries[str(T2)]["status"] == "not_found"
+    # The newest of the three retweets the retweets endpoint dated; none held for T2.
+    newest = retweet_post(T1, 2)[1]
+    assert first["newest_retweet_at"] == newest.isoformat()
+    assert entries[str(T2)]["newest_retweet_at"] is None
     text = fetch_cli(["watch", "list"]).stdout
     assert any(line.startswith(str(T1)) and "@alice" in line and " 3 " in line and " 7 " in line
+               and f" {newest:%Y-%m-%d %H:%M} " in line
                for line in text.splitlines())  # fmt: skip
+    (gone,) = [line.split() for line in text.splitlines() if line.startswith(str(T2))]
+    assert gone[4:6] == ["0", "-"]  # held, newest retweet
 
 
 def test_re_adding_a_marked_tweet_makes_it_active(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import typer
 
 from retweetctl.aggregate import check as check_aggregate
@@ -18,8 +20,11 @@ app = typer.Typer(
 )
 
 
+JsonOption = typer.Option(False, "--json", help="Print one JSON object.")
+
+
 @app.command()
-def status(ctx: typer.Context) -> None:
+def status(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Show which database is used and whether the embedded server is running."""
     settings = state(ctx).settings()
     if settings.database_url is not None:
@@ -27,6 +32,15 @@ def status(ctx: typer.Context) -> None:
         with state(ctx).connect() as conn:
             version = conn.execute("SHOW server_version").fetchone()
             cluster = cluster_info(conn)
+        if as_json:
+            citus = None
+            if cluster is not None:
+                citus = {"version": cluster.version, "workers": cluster.workers,
+                         "retweets_shards": cluster.retweets_shards}  # fmt: skip
+            print(json.dumps({"database": "configured", "url": url,
+                              "server_version": str(version[0]) if version else None,
+                              "citus": citus}))  # fmt: skip
+            return
         stdout_console.print(f"configured database: {url}", markup=False, highlight=False)
         stdout_console.print(f"server version: {version[0] if version else '?'}", markup=False)
         if cluster is not None:
@@ -41,6 +55,12 @@ def status(ctx: typer.Context) -> None:
             )
         return
     info = embedded_server(settings).status()
+    if as_json:
+        paths = {"data_dir": info.data_dir, "socket_dir": info.socket_dir, "bindir": info.bindir}
+        print(json.dumps({"database": "embedded", "running": info.running, "pid": info.pid,
+                          "version": info.version,
+                          **{k: None if v is None else str(v) for k, v in paths.items()}}))  # fmt: skip
+        return
     stdout_console.print(
         f"embedded PostgreSQL: {'running' if info.running else 'stopped'}", markup=False
     )
@@ -115,21 +135,29 @@ def distribute(ctx: typer.Context) -> None:
 
 
 @app.command()
-def check(ctx: typer.Context) -> None:
+def check(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Check that the matrix aggregate equals a fresh GROUP BY over retweets; exit 65 if not."""
     with state(ctx).connect() as conn:
         result = check_aggregate(conn)
-    if result.ok:
+    if as_json:
+        shown = [
+            {"what": d.what, "aggregate": d.aggregate, "retweets": d.fresh} for d in result.shown
+        ]
+        print(json.dumps({"ok": result.ok, "cells": result.cells, "authors": result.authors,
+                          "retweeters": result.retweeters, "differences": result.differences,
+                          "shown": shown}))  # fmt: skip
+    elif result.ok:
         stdout_console.print(
             f"aggregate matches retweets: {result.cells:,} cells,"
             f" {result.authors:,} authors, {result.retweeters:,} retweeters",
             markup=False,
             highlight=False,
         )
-        return
-    for difference in result.shown:
-        stdout_console.print(difference.describe(), markup=False, highlight=False)
-    raise DataError(
-        f"the matrix aggregate differs from retweets in {result.differences:,} places"
-        f" (first {len(result.shown)} shown above)"
-    )
+    else:
+        for difference in result.shown:
+            stdout_console.print(difference.describe(), markup=False, highlight=False)
+    if not result.ok:
+        raise DataError(
+            f"the matrix aggregate differs from retweets in {result.differences:,} places"
+            f" (first {len(result.shown)} shown {'in the JSON' if as_json else 'above'})"
+        )

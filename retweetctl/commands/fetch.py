@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -20,7 +21,14 @@ from retweetctl.fetch import (
     parse_tweet_ids,
     run_fetch,
 )
-from retweetctl.xapi import XApi, retry_policy_from_env
+from retweetctl.xapi import VIA_RETWEETED_BY, VIA_RETWEETS, XApi, retry_policy_from_env
+
+
+class Via(StrEnum):
+    """`fetch --via`: the X API endpoint retweeters are read from."""
+
+    RETWEETS = VIA_RETWEETS
+    RETWEETED_BY = VIA_RETWEETED_BY
 
 
 def command(
@@ -29,7 +37,7 @@ def command(
         list[str] | None,
         typer.Argument(
             metavar="[TWEET_ID]...",
-            help="Tweet IDs; '-' reads one per line from stdin.",
+            help="Tweet IDs or URLs (https://x.com/USER/status/ID); '-' reads one per line from stdin.",
             show_default=False,
         ),
     ] = None,
@@ -40,6 +48,14 @@ def command(
     force: bool = typer.Option(
         False, "--force", help="Fetch watched tweets even if their retweet_count did not change."
     ),
+    via: Annotated[
+        Via,
+        typer.Option(
+            "--via",
+            help="The X API endpoint: 'retweets' (retweet ids and times; half the cost per row) "
+            "or 'retweeted_by' (users only).",
+        ),
+    ] = Via.RETWEETS,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success (cron)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (IDs as strings)."),
 ) -> None:
@@ -48,7 +64,8 @@ def command(
     if not ids and not watched:
         raise UsageError("give tweet IDs, '-' to read them from stdin, or --watched")
     app_state = state(ctx)
-    api = XApi(app_state.settings(), retry_policy_from_env())  # no token: exit 78, before any I/O
+    # No token: exit 78, before any I/O.
+    api = XApi(app_state.settings(), retry_policy_from_env(), via=via.value)
     with app_state.connect() as conn:
         if as_json or quiet or not stderr_console.is_terminal:
             result = run_fetch(conn, api, ids, include_watched=watched, limit=limit, force=force)
@@ -57,6 +74,13 @@ def command(
                 result = run_fetch(
                     conn, api, ids, include_watched=watched, limit=limit, force=force, progress=bar
                 )
+    if result.fallback and not as_json and not quiet:
+        stderr_console.print(
+            f"note: {result.fallback}; fell back to retweeted_by (no retweet times) for the rest "
+            "of the run (--via retweeted_by skips the first try)",
+            markup=False,
+            highlight=False,
+        )
     if as_json:
         print(json.dumps(to_json(result)))
     elif not quiet:
@@ -91,6 +115,7 @@ def to_json(result: FetchResult) -> dict[str, object]:
         "seen": result.seen,
         "added": result.added,
         "skipped_unchanged": result.skipped_unchanged,
+        "fallback": result.fallback,
         "tweets": [
             {
                 "id": str(t.id),

@@ -63,22 +63,27 @@ def command(
         str | None,
         typer.Option(
             "--author",
-            metavar="ID",
-            help="Author id of the tweet(s) in retweeted_by pages, when it is not already known.",
+            metavar="ID|@NAME",
+            help="Author (id, or @username already stored) of the tweet(s) in retweeted_by pages, "
+            "when it is not already known.",
         ),
     ] = None,
 ) -> None:
     """Load retweets from twarc2 / X API v2 JSONL or CSV files (tweet_id,retweeter_id,author_id)."""
     forced = None if format.value == "auto" else Format(format.value)
     author_id = None
-    if author is not None:
+    if author is not None and not author.strip().startswith("@"):
         try:
             author_id = parse_id(author, "--author")
         except Exception as exc:
             raise typer.BadParameter(str(exc.args[-1]), param_hint="--author") from None
-    options = LoadOptions(format=forced, strict=strict, author=author_id, rejects=rejects)
     show_progress = not quiet and not as_json and sys.stderr.isatty()
     with state(ctx).connect() as conn:
+        if author is not None and author_id is None:  # @name, as matrix --author takes it
+            from retweetctl.matrix import resolve_users
+
+            (author_id,) = resolve_users(conn, [author])
+        options = LoadOptions(format=forced, strict=strict, author=author_id, rejects=rejects)
         with _progress(show_progress) as progress:
             try:
                 report = load_files(conn, files, options, progress=progress)
@@ -148,9 +153,13 @@ def _line(result: LoadResult) -> str:
 
 def _print_report(report: LoadReport, as_json: bool, error: str | None = None) -> None:
     if as_json:
+        total = report.total()
         payload = {
+            # The same top-level counts as `fetch --json`: rows offered, rows new.
+            "seen": total.seen,
+            "added": total.added,
             "files": [result.as_dict() for result in report.files],
-            "total": report.total().as_dict(),
+            "total": total.as_dict(),
             "error": error,
         }
         print(json.dumps(payload, indent=2))

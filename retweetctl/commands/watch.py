@@ -19,7 +19,10 @@ app = typer.Typer(
 
 IdsArgument = Annotated[
     list[str],
-    typer.Argument(metavar="TWEET_ID...", help="Tweet IDs; '-' reads one per line from stdin."),
+    typer.Argument(
+        metavar="TWEET_ID...",
+        help="Tweet IDs or URLs (https://x.com/USER/status/ID); '-' reads one per line from stdin.",
+    ),
 ]
 
 
@@ -52,7 +55,7 @@ def list_(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array (IDs as strings)."),
 ) -> None:
-    """Show each watched tweet: author, last check, retweeters held, and the API's retweet_count."""
+    """Show each watched tweet: author, last check, retweeters held, newest retweet, retweet_count."""
     with state(ctx).connect() as conn:
         tweets = watchlist.entries(conn)
     if as_json:
@@ -62,13 +65,22 @@ def list_(
         stdout_console.print("the watch list is empty (add tweets with: retweetctl watch add ID…)",
                              markup=False, highlight=False)  # fmt: skip
         return
-    header = ("tweet", "author", "last checked (UTC)", "held", "retweet_count", "status")
+    header = (
+        "tweet",
+        "author",
+        "last checked (UTC)",
+        "held",
+        "newest retweet (UTC)",
+        "retweet_count",
+        "status",
+    )
     rows = [header] + [
         (
             str(t.tweet_id),
             f"@{t.author_username}" if t.author_username else str(t.author_id or "?"),
             _time(t.last_checked_at) if t.last_checked_at else "never",
             str(t.held),
+            _time(t.newest_retweet_at) if t.newest_retweet_at else "-",
             ("?" if t.retweet_count is None else str(t.retweet_count))
             + ("" if t.complete or t.last_checked_at is None else " (incomplete)"),
             t.status,
@@ -89,6 +101,7 @@ def _json(t: watchlist.WatchedTweet) -> dict[str, object]:
         "added_at": t.added_at.isoformat(),
         "last_checked_at": t.last_checked_at.isoformat() if t.last_checked_at else None,
         "held": t.held,
+        "newest_retweet_at": t.newest_retweet_at.isoformat() if t.newest_retweet_at else None,
         "retweet_count": t.retweet_count,
         "complete": t.complete,
         "last_added": t.last_added,

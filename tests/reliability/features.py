@@ -16,7 +16,7 @@ from tests.reliability.harness import TOKEN
 Row = tuple[int, int, int]
 # Retry fast: the production backoff is seconds.
 FAST_BACKOFF = "0.01"
-PAGE = 100  # the X API's max_results for retweeted_by
+PAGE = 100  # the X API's max_results for retweets and retweeted_by
 
 
 def user(user_id: int) -> SandboxUser:

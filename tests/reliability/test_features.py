@@ -129,7 +129,7 @@ def run_eight_processes(
 def pagination_runs(sandbox: SandboxServer, tweet_id: int) -> list[list[str | None]]:
     """The pagination tokens of each run through a tweet's pages, in the order requested."""
     tokens = [r.query.get("pagination_token") for r in sandbox.state.requests_to(
-        rf"^/2/tweets/{tweet_id}/retweeted_by$")]  # fmt: skip
+        rf"^/2/tweets/{tweet_id}/retweets$")]  # fmt: skip
     runs: list[list[str | None]] = []
     for token in tokens:
         if token is None:
@@ -147,11 +147,11 @@ def test_two_watched_fetches_overlap_one_stuck_on_a_slow_api(
     added = spawn(cli_command(["watch", "add", "611", "612", "613"]), env, tmp_path / "p").wait()
     assert added.exit_code == 0, added.stderr
     # The first run's first page of 611 (the stalest: all unchecked, then by id) hangs 3 s.
-    sandbox.state.fault(Fault(path=r"^/2/tweets/611/retweeted_by$", status=None, delay=3.0))
+    sandbox.state.fault(Fault(path=r"^/2/tweets/611/retweets$", status=None, delay=3.0))
     command = cli_command(["fetch", "--watched", "--limit", "0", "--json"])
     slow = spawn(command, env, tmp_path / "p")
     deadline = time.monotonic() + 30
-    while not sandbox.state.requests_to(r"^/2/tweets/611/retweeted_by$"):
+    while not sandbox.state.requests_to(r"^/2/tweets/611/retweets$"):
         assert time.monotonic() < deadline and slow.popen.poll() is None, slow.stderr
         time.sleep(0.02)
     fast = spawn(command, env, tmp_path / "p").wait()
@@ -261,7 +261,7 @@ def run_kill_9_of_fetch(
     tweets = {630 + t: (730 + t % 2, range(t * 50 + 1, t * 50 + 301)) for t in range(5)}
     served = add_tweets(sandbox, tweets)
     # Every page takes a while, so the kills land mid-tweet as well as between tweets.
-    sandbox.state.fault(Fault(path=r"/retweeted_by$", status=None, delay=0.04, times=10**6))
+    sandbox.state.fault(Fault(path=r"/retweets$", status=None, delay=0.04, times=10**6))
     env = fetch_env(cli_env, sandbox)
     command = cli_command(["fetch", "--limit", "0", "--quiet", *map(str, tweets)])
 
@@ -333,7 +333,7 @@ def test_x_api_fault_in_the_middle_of_a_paginated_tweet(
     fault, times, code, message = FAULTS[name]
     tweets = {641: (741, range(1, 301)), 642: (742, range(1, 51))}
     served = add_tweets(sandbox, tweets)
-    path = r"^/2/tweets/641/retweeted_by$"
+    path = r"^/2/tweets/641/retweets$"
     sandbox.state.fault(Fault(path, status=None))  # page 1 passes
     sandbox.state.fault(
         Fault(path, fault.status, fault.body, fault.headers, fault.delay, times, fault.content_type)
@@ -366,7 +366,7 @@ def test_x_api_gone_in_the_middle_of_a_paginated_tweet(
     command = cli_command(["fetch", "--limit", "0", "651", "652"])
     with SandboxServer() as sandbox:
         served = add_tweets(sandbox, tweets)
-        path = r"^/2/tweets/651/retweeted_by$"
+        path = r"^/2/tweets/651/retweets$"
         sandbox.state.fault(Fault(path, status=None))  # page 1 at once
         sandbox.state.fault(Fault(path, status=None, delay=1.0))  # page 2 slowly
         proc = spawn(command, fetch_env(cli_env, sandbox), tmp_path / "p")

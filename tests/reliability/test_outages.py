@@ -212,12 +212,12 @@ def test_server_restart_mid_fetch(
 
     with SandboxServer() as sandbox:
         served = add_tweets(sandbox, {811: (911, range(1, 401)), 812: (912, range(1, 301))})
-        sandbox.state.fault(Fault(r"/retweeted_by$", status=None, delay=0.3, times=10**6))
+        sandbox.state.fault(Fault(r"/retweets$", status=None, delay=0.3, times=10**6))
         env = fetch_env(dict(own_env, RETWEETCTL_DATABASE_URL=own_url), sandbox)
         command = cli_command(["fetch", "--limit", "0", "811", "812"])
         proc = spawn(command, env, tmp_path / "p")
         deadline = time.monotonic() + 60
-        while len(sandbox.state.requests_to("retweeted_by")) < 2:  # inside tweet 811's pages
+        while len(sandbox.state.requests_to("/retweets$")) < 2:  # inside tweet 811's pages
             assert time.monotonic() < deadline and proc.popen.poll() is None, proc.stderr
             time.sleep(0.01)
         restart(own_server, mode)
