@@ -31,7 +31,7 @@ lint: install
 	$(BIN)/ruff check retweetctl tests bench
 	$(BIN)/ruff format --check retweetctl tests bench
 	$(BIN)/mypy
-	$(BIN)/mypy --strict bench/bench_merge.py bench/profile_merge.py bench/djangobench bench/bench_citus.py
+	$(BIN)/mypy --strict bench/bench_merge.py bench/profile_merge.py bench/djangobench bench/bench_citus.py bench/bench_decode.py
 
 # The main job end to end against a local SANDBOX X API, on an embedded database in .demo/.
 demo: install
@@ -46,6 +46,7 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 bench: $(BENCH_STAMP)
 	$(BIN)/python bench/bench_merge.py
 	$(BIN)/python bench/bench_merge.py --beside-load
+	$(BIN)/python bench/bench_decode.py
 	@if [ -f bench/bench_matrix.py ]; then $(BIN)/python bench/bench_matrix.py; fi
 	$(BIN)/python bench/bench_startup.py
 

@@ -1,10 +1,10 @@
-"""Load files of retweets (twarc2 / X API v2 JSONL, CSV) through the merge path.
+"""Load files of retweets (any format in readers.READERS) through the merge path.
 
 Each file is one transaction (one StagingBatch): a database error, or
-`strict` meeting a bad line, rolls that file back completely. Rows stream from
-the reader into COPY in bounded chunks, so memory stays flat; users are
-deduplicated per chunk and COPYed into a temporary table between chunks, then
-written to `users` by one upsert in id order (every writer locks users rows in
+`strict` meeting a bad line, rolls that file back completely. Every format's
+reader gives Parsed records; their rows stream into COPY, so memory stays flat;
+users are deduplicated per chunk and COPYed into a temporary table between chunks,
+then written to `users` by one upsert in id order (every writer locks users rows in
 that one order, so a load beside fetches cannot deadlock).
 """
 
@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -26,24 +27,24 @@ from psycopg.pq import TransactionStatus
 
 from retweetctl.database import Connection
 from retweetctl.errors import DataError, NoInputError, RetweetctlError, UsageError
-from retweetctl.ingest import Row, StagingBatch, User
+from retweetctl.ingest import Retweet, Row, StagingBatch, User
 from retweetctl.queries import load as sql
 from retweetctl.readers import (
     AUTHOR_UNKNOWN,
     SNIFF_BYTES,
-    CsvReader,
-    JsonlReader,
+    Format,
     Parsed,
     Reject,
     UnusableInput,
-    sniff,
+    detect,
+    open_reader,
 )
 from retweetctl.runaudit import run_audit
 
 STDIN = "-"
-FORMATS = ("auto", "twarc", "csv")
-# Rows per COPY statement on the JSONL path; between chunks users are flushed and
-# authors looked up. Large enough that a COPY's setup cost vanishes.
+# Rows per COPY statement while users are waiting to be written; between chunks users
+# are flushed and authors looked up. Large enough that a COPY's setup cost vanishes.
+# Input without users (CSV) streams in one COPY.
 ROW_CHUNK = 100_000
 # Distinct users held before they are written: bounds memory on user-heavy files.
 USER_CHUNK = 50_000
@@ -51,6 +52,9 @@ USER_CHUNK = 50_000
 # (about 8 MB at most; forgotten all at once when full, then the database is asked).
 AUTHOR_CACHE_MAX = 50_000
 READ_BUFFER_BYTES = 1 << 20
+# A row's tweet and author, taken in C for the tweet -> author cache.
+_TWEET_ID = itemgetter(0)
+_AUTHOR_ID = itemgetter(2)
 # Marks a tweet whose author the database did not know either.
 UNKNOWN = 0
 
@@ -59,7 +63,8 @@ ProgressFactory = Callable[[str, int | None], Callable[[int], None] | None]
 
 @dataclass
 class LoadOptions:
-    format: str = "auto"
+    # None: detected per input (readers.detect); a Format (or its name) forces one
+    format: Format | str | None = None
     strict: bool = False
     author: int | None = None
     # one rejects file for every input; None: <input name>.rejects.jsonl in the current directory
@@ -71,8 +76,10 @@ class LoadResult:
     """What loading one file (or all of them, summed) did.
 
     records: non-blank JSONL lines or CSV data rows read. seen: retweet rows
-    offered to the merge; added: rows new to `retweets`. skipped: retweets that
-    cannot give a row, per reason; rejected: malformed lines, per reason.
+    offered to the merge; added: rows new to `retweets`. from_mention: rows of
+    seen whose author was read from the retweet's `RT @name:` text (the original
+    was missing). skipped: retweets that cannot give a row, per reason;
+    rejected: malformed lines, per reason.
     """
 
     input: str
@@ -80,6 +87,7 @@ class LoadResult:
     records: int = 0
     seen: int = 0
     added: int = 0
+    from_mention: int = 0
     users: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
@@ -91,6 +99,7 @@ class LoadResult:
         self.records += other.records
         self.seen += other.seen
         self.added += other.added
+        self.from_mention += other.from_mention
         self.users += other.users
         self.skipped.update(other.skipped)
         self.rejected.update(other.rejected)
@@ -103,6 +112,7 @@ class LoadResult:
             "lines": self.records,  # input lines/rows read; "records" elsewhere means rows
             "seen": self.seen,
             "added": self.added,
+            "attributed_from_retweet_text": self.from_mention,
             "users": self.users,
             "skipped": dict(sorted(self.skipped.items())),
             "rejected": dict(sorted(self.rejected.items())),
@@ -208,13 +218,12 @@ def load_files(
 ) -> LoadReport:
     """Load each input in its own transaction (all in one with strict); LoadAborted on a stop."""
     options = options or LoadOptions()
-    if options.format not in FORMATS:
-        raise UsageError(f"unknown format {options.format!r}: use one of {', '.join(FORMATS)}")
+    forced = _format(options.format)
     report = LoadReport()
     if conn.info.transaction_status == TransactionStatus.INTRANS:
         conn.commit()  # so each file's transaction below really commits
     sink = RejectsSink(options.rejects, rejects_dir or Path.cwd())
-    loader = _FileLoader(conn, options, sink, progress)
+    loader = _FileLoader(conn, options, forced, sink, progress)
     with run_audit(conn, "load") as audit:
         try:
             check_inputs(names)
@@ -243,16 +252,29 @@ def load_files(
     return report
 
 
+def _format(value: Format | str | None) -> Format | None:
+    """The forced format of LoadOptions.format (a library caller may give its name)."""
+    if value is None or isinstance(value, Format):
+        return value
+    try:
+        return Format(value)
+    except ValueError:
+        names = ", ".join(f.value for f in Format)
+        raise UsageError(f"unknown format {value!r}: use one of {names}") from None
+
+
 class _FileLoader:
     def __init__(
         self,
         conn: Connection,
         options: LoadOptions,
+        forced: Format | None,
         sink: RejectsSink,
         progress: ProgressFactory | None,
     ) -> None:
         self.conn = conn
         self.options = options
+        self.forced = forced
         self.sink = sink
         self.progress = progress
         self.users_table_ready = False
@@ -270,31 +292,26 @@ class _FileLoader:
                     raise NoInputError(f"cannot read {name}: {exc.strerror or exc}") from None
             head = _peek(stream)
             try:
-                kind = sniff(head, name)
+                detected = detect(head, name)
             except UnusableInput as exc:
                 raise DataError(str(exc)) from None
-            if kind == "empty":
+            if detected is None:
                 result.note = "empty: nothing to load"
                 result.committed = not self.options.strict
                 return
-            result.format = kind if self.options.format == "auto" else self.options.format
+            fmt = self.forced or detected
+            result.format = fmt.value
             on_progress = self.progress(name, size) if self.progress is not None else None
-            on_reject = self._on_reject(result)
+            reader = open_reader(stream, name, fmt, self._on_reject(result), on_progress)
             with self.conn.transaction():
                 self.users_table_ready = False  # a rolled-back file takes the temp table with it
                 batch = StagingBatch(self.conn, bulk=True)
-                if result.format == "csv":
-                    reader = CsvReader(stream, name, on_reject, on_progress)
-                    try:
-                        batch.copy(reader.rows())
-                    except UnusableInput as exc:
-                        raise DataError(str(exc)) from None
-                    result.records = reader.records
-                else:
-                    jsonl = JsonlReader(stream, name, on_reject, on_progress)
-                    self._copy_jsonl(batch, jsonl.lines(), result)
-                    result.records = jsonl.records
-                    result.users += self._upsert_users()
+                try:
+                    self._copy(batch, iter(reader), result)
+                except UnusableInput as exc:
+                    raise DataError(str(exc)) from None
+                result.records = reader.records
+                result.users += self._upsert_users()
                 merged = batch.merge()
             result.seen, result.added = merged.seen, merged.added
         # with strict, this file's transaction is a savepoint: committed only with the last file
@@ -314,8 +331,8 @@ class _FileLoader:
 
         return on_reject
 
-    def _copy_jsonl(self, batch: StagingBatch, lines: Iterator[Parsed], result: LoadResult) -> None:
-        """COPY the rows of parsed lines in chunks; between chunks, write users and look up authors."""
+    def _copy(self, batch: StagingBatch, lines: Iterator[Parsed], result: LoadResult) -> None:
+        """COPY the rows of parsed records in chunks; between chunks, write users and look up authors."""
         users: dict[int, User] = {}
         authors: dict[int, int] = {}
         waiting: list[Parsed] = []  # a retweeted_by page whose author needs the database
@@ -329,7 +346,7 @@ class _FileLoader:
             if author == UNKNOWN:
                 result.skipped[AUTHOR_UNKNOWN] += len(retweeters)
                 return []
-            return [(tweet_id, retweeter, author) for retweeter in retweeters]
+            return [Retweet(tweet_id, retweeter, author) for retweeter in retweeters]
 
         def chunk() -> Iterator[Row]:
             nonlocal finished
@@ -343,6 +360,7 @@ class _FileLoader:
                     users[user[0]] = user
                 for reason in parsed.skipped:
                     result.skipped[reason] += 1
+                result.from_mention += parsed.from_mention
                 if parsed.retweeted_by is not None:
                     tweet_id = parsed.retweeted_by[0]
                     if self.options.author is None and tweet_id not in authors:
@@ -352,11 +370,10 @@ class _FileLoader:
                 if rows:
                     if len(authors) >= AUTHOR_CACHE_MAX:
                         authors.clear()
-                    for row in rows:
-                        authors[row[0]] = row[2]
+                    authors.update(zip(map(_TWEET_ID, rows), map(_AUTHOR_ID, rows), strict=True))
                     count += len(rows)
                     yield from rows
-                if count >= ROW_CHUNK or len(users) >= USER_CHUNK:
+                if (users and count >= ROW_CHUNK) or len(users) >= USER_CHUNK:
                     return
             finished = True
 

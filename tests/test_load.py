@@ -7,8 +7,9 @@ import json
 import os
 import shutil
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 import pytest
@@ -50,16 +51,43 @@ README_RETWEETS = {
 }
 
 
-def walk_capture(path: Path) -> tuple[int, set[tuple[int, int, int]], int]:
-    """(retweets found, distinct rows, retweets whose original is absent) by a plain walk."""
-    found = 0
-    missing = 0
+class Walk(NamedTuple):
+    """What a plain walk of a capture finds (independently of retweetctl's readers)."""
+
+    found: int  # retweets
+    rows: set[tuple[int, int, int]]  # distinct rows, first occurrence of a pair wins
+    missing: int  # retweets whose original is absent and which the RT text cannot attribute
+    mentioned: set[tuple[int, int, int]]  # rows attributed from the `RT @name:` mention
+    attributed: int  # retweets attributed so (repeats included)
+    details: dict[tuple[int, int], tuple[int, str]]  # (tweet, retweeter) -> (retweet id, time)
+
+
+def rt_mention_author(tweet: dict[str, Any], users: dict[str, str]) -> str | None:
+    """Issue 15's rule, written out: the first mention at offset 3 of an `RT @` text."""
+    mentions = tweet.get("entities", {}).get("mentions", [])
+    if not tweet.get("text", "").startswith("RT @") or not mentions:
+        return None
+    first = mentions[0]
+    if first.get("start") != 3:
+        return None
+    if "id" in first:
+        return str(first["id"])
+    return users.get(first.get("username", "").lower())
+
+
+def walk_capture(path: Path) -> Walk:
+    found = missing = attributed = 0
     rows: dict[tuple[int, int], int] = {}
+    mentioned: set[tuple[int, int, int]] = set()
+    details: dict[tuple[int, int], tuple[int, str]] = {}
     for text in path.read_text(encoding="utf-8").splitlines():
         line = json.loads(text)
         if "data" in line:
             tweets = line["data"] if isinstance(line["data"], list) else [line["data"]]
             authors = {t["id"]: t["author_id"] for t in line.get("includes", {}).get("tweets", [])}
+            users = {
+                u["username"].lower(): u["id"] for u in line.get("includes", {}).get("users", [])
+            }
         else:  # flattened: the original is inlined in referenced_tweets when twarc had it
             tweets = [line]
             authors = {
@@ -67,17 +95,35 @@ def walk_capture(path: Path) -> tuple[int, set[tuple[int, int, int]], int]:
                 for ref in line.get("referenced_tweets", [])
                 if "author_id" in ref
             }
+            users = {}
         for tweet in tweets:
             for ref in tweet.get("referenced_tweets", []):
                 if ref["type"] != "retweeted":
                     continue
                 found += 1
-                if ref["id"] not in authors:
-                    missing += 1
-                    continue
                 key = (int(ref["id"]), int(tweet["author_id"]))
-                rows.setdefault(key, int(authors[ref["id"]]))
-    return found, {(t, r, a) for (t, r), a in rows.items()}, missing
+                author = authors.get(ref["id"])
+                if author is None:
+                    author = rt_mention_author(tweet, users)
+                    if author is None:
+                        missing += 1
+                        continue
+                    attributed += 1
+                    if key not in rows:
+                        mentioned.add((*key, int(author)))
+                details.setdefault(key, (int(tweet["id"]), tweet["created_at"]))
+                rows.setdefault(key, int(author))
+    return Walk(
+        found,
+        {(t, r, a) for (t, r), a in rows.items()},
+        missing,
+        mentioned,
+        attributed,
+        details,
+    )
+
+
+FROM_MENTION = "SELECT tweet_id, retweeter_id, author_id FROM retweets WHERE author_from_mention"
 
 
 def table(conn: Connection) -> set[tuple[Any, ...]]:
@@ -96,7 +142,7 @@ def load(conn: Connection, names: list[Path | str], tmp_path: Path, **options: A
 
 @pytest.mark.parametrize("name", sorted(README_RETWEETS))
 def test_twarc_capture_counts_are_exact(name: str, conn: Connection, tmp_path: Path) -> None:
-    found, rows, missing = walk_capture(TWARC / name)
+    found, rows, missing, mentioned, attributed, _ = walk_capture(TWARC / name)
     assert found == README_RETWEETS[name]
     report = load(conn, [TWARC / name], tmp_path)
     result = report.files[0]
@@ -104,20 +150,46 @@ def test_twarc_capture_counts_are_exact(name: str, conn: Connection, tmp_path: P
     assert result.seen + sum(result.skipped.values()) == found
     assert result.skipped == ({ORIGINAL_NOT_IN_INCLUDES: missing} if missing else {})
     assert result.seen == found - missing
+    assert result.from_mention == attributed
     assert result.added == len(rows)
+    assert set(conn.execute(FROM_MENTION).fetchall()) == mentioned
     assert not result.rejected and result.committed
     assert table(conn) == rows
     again = load(conn, [TWARC / name], tmp_path).files[0]
     assert (again.seen, again.added) == (result.seen, 0)
 
 
-def test_withheld_capture_skips_retweets_of_missing_originals(
+def test_withheld_capture_attributes_29_of_38_missing_originals_from_the_rt_text(
     conn: Connection, tmp_path: Path
 ) -> None:
-    # the one capture with originals missing from includes: make sure the case is exercised
-    assert walk_capture(TWARC / "withheld.jsonl")[2] > 0
+    # the one capture with originals missing from includes: issue 15's counts, by the walk
+    walk = walk_capture(TWARC / "withheld.jsonl")
+    assert (walk.missing + walk.attributed, walk.attributed) == (38, 29)
     result = load(conn, [TWARC / "withheld.jsonl"], tmp_path).files[0]
-    assert result.skipped[ORIGINAL_NOT_IN_INCLUDES] == walk_capture(TWARC / "withheld.jsonl")[2]
+    assert result.skipped[ORIGINAL_NOT_IN_INCLUDES] == walk.missing == 9
+    assert result.from_mention == 29
+    stored = set(conn.execute(FROM_MENTION).fetchall())
+    assert stored == walk.mentioned and len(stored) == 29
+    # everything else came from includes, flagged false
+    assert table(conn) - stored == walk.rows - walk.mentioned
+
+
+@pytest.mark.parametrize("name", ["withheld.jsonl", "noflat.jsonl", "flat.jsonl", "kpop.jsonl"])
+def test_loaded_rows_carry_each_retweets_own_id_and_time(
+    name: str, conn: Connection, tmp_path: Path
+) -> None:
+    walk = walk_capture(TWARC / name)
+    load(conn, [TWARC / name], tmp_path)
+    stored = {
+        (t, r): (rid, when)
+        for t, r, rid, when in conn.execute(
+            "SELECT tweet_id, retweeter_id, retweet_id, retweeted_at FROM retweets"
+        ).fetchall()
+    }
+    expected = {
+        key: (rid, datetime.fromisoformat(when)) for key, (rid, when) in walk.details.items()
+    }
+    assert stored == expected and len(stored) == len(walk.rows)
 
 
 def test_flat_and_unflattened_captures_give_the_same_rows(conn: Connection, tmp_path: Path) -> None:
@@ -382,3 +454,23 @@ def test_an_unwritable_rejects_file_stops_the_file_it_belongs_to(
     assert caught.value.exit_code == ExitCode.USAGE
     assert [r.committed for r in caught.value.report.files] == [True, False]
     assert table(conn) == walk_capture(TWARC / "brexit.jsonl")[1]
+
+
+def test_csv_retweet_id_and_time_columns_are_stored(conn: Connection, tmp_path: Path) -> None:
+    path = tmp_path / "times.csv"
+    path.write_text(
+        "tweet_id,retweeter_id,author_id,retweet_id,retweeted_at\n"
+        "1,2,3,900,2021-06-15T12:00:00+02:00\n"
+        "1,4,3,,\n",
+        encoding="utf-8",
+    )
+    result = load(conn, [path], tmp_path).files[0]
+    assert (result.seen, result.added, result.rejected) == (2, 2, {})
+    stored = conn.execute(
+        "SELECT retweeter_id, retweet_id, retweeted_at, author_from_mention FROM retweets"
+        " ORDER BY retweeter_id"
+    ).fetchall()
+    assert stored == [
+        (2, 900, datetime.fromisoformat("2021-06-15T10:00:00+00:00"), False),
+        (4, None, None, False),
+    ]

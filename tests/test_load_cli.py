@@ -72,6 +72,21 @@ def test_json_output_counts(run) -> None:  # type: ignore[no-untyped-def]
     assert payload["error"] is None
 
 
+def test_rows_attributed_from_the_retweet_text_are_counted_apart(run) -> None:  # type: ignore[no-untyped-def]
+    result = run(str(TWARC / "withheld.jsonl"))
+    assert result.exit_code == ExitCode.OK, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[1] == "  attributed from the retweet text: 29"
+    assert lines[2] == "  skipped 9: original tweet not in includes (9)"
+    payload = json.loads(run("--json", str(TWARC / "withheld.jsonl")).stdout)
+    assert payload["files"][0]["attributed_from_retweet_text"] == 29
+    assert payload["total"]["attributed_from_retweet_text"] == 29
+    assert payload["files"][0]["added"] == 0  # the first run stored them
+    brexit = json.loads(run("--json", str(TWARC / "brexit.jsonl")).stdout)
+    assert brexit["files"][0]["attributed_from_retweet_text"] == 0
+    assert "attributed" not in run(str(TWARC / "brexit.jsonl")).stdout
+
+
 def test_strict_exits_65_with_nothing_loaded(run, db_url: str) -> None:  # type: ignore[no-untyped-def]
     result = run("--strict", "--json", str(TWARC / "brexit.jsonl"), str(BAD / "bad_rows.csv"))
     assert result.exit_code == ExitCode.DATA_ERROR

@@ -7,6 +7,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +16,6 @@ import typer
 from retweetctl.commands.catching_up import catch_up_telling
 from retweetctl.commands.common import state, stderr_console, stdout_console
 from retweetctl.load import (
-    FORMATS,
     LoadAborted,
     LoadOptions,
     LoadReport,
@@ -23,7 +23,12 @@ from retweetctl.load import (
     ProgressFactory,
     load_files,
 )
-from retweetctl.readers import parse_id
+from retweetctl.readers import Format, parse_id
+
+# --format's choices: auto (detect each input), then every format readers.READERS reads.
+FormatChoice = Enum(  # type: ignore[misc]
+    "FormatChoice", [("AUTO", "auto"), *((fmt.name, fmt.value) for fmt in Format)]
+)
 
 
 def command(
@@ -33,12 +38,12 @@ def command(
         typer.Argument(metavar="FILE…", help="Files to load; '-' reads standard input."),
     ],
     format: Annotated[
-        str,
+        FormatChoice,
         typer.Option(
             "--format",
             help="auto (JSONL if a file starts with '{', else CSV), twarc (JSONL) or csv.",
         ),
-    ] = "auto",
+    ] = FormatChoice.AUTO,  # type: ignore[attr-defined]
     rejects: Annotated[
         Path | None,
         typer.Option(
@@ -65,8 +70,7 @@ def command(
     ] = None,
 ) -> None:
     """Load retweets from twarc2 / X API v2 JSONL or CSV files (tweet_id,retweeter_id,author_id)."""
-    if format not in FORMATS:
-        raise typer.BadParameter(f"use one of {', '.join(FORMATS)}", param_hint="--format")
+    forced = None if format.value == "auto" else Format(format.value)
     author_id = None
     if author is not None and not author.strip().startswith("@"):
         try:
@@ -79,7 +83,7 @@ def command(
             from retweetctl.matrix import resolve_users
 
             (author_id,) = resolve_users(conn, [author])
-        options = LoadOptions(format=format, strict=strict, author=author_id, rejects=rejects)
+        options = LoadOptions(format=forced, strict=strict, author=author_id, rejects=rejects)
         with _progress(show_progress) as progress:
             try:
                 report = load_files(conn, files, options, progress=progress)
@@ -163,6 +167,12 @@ def _print_report(report: LoadReport, as_json: bool, error: str | None = None) -
     out = stdout_console
     for result in report.files:
         out.print(_line(result), markup=False, highlight=False)
+        if result.from_mention:
+            out.print(
+                f"  attributed from the retweet text: {result.from_mention}",
+                markup=False,
+                highlight=False,
+            )
         if result.skipped:
             out.print(
                 f"  skipped {sum(result.skipped.values())}: {_reasons(result.skipped)}",
