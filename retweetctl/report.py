@@ -59,6 +59,15 @@ UNWRAPPED_WIDTH = 100_000
 # A label cut to fit keeps at least this many characters ("@" + 6 + "…"): enough to
 # tell most usernames apart; numbers are never cut.
 MIN_LABEL_WIDTH = 8
+# X usernames are at most 15 characters: with the "@", 16 shows every label whole.
+READABLE_LABEL_WIDTH = 16
+# Labels shortened only down to this to fit every author; below it, whole labels and
+# fewer authors read better (a new user at 80 and 200 columns could not tell
+# `@lae…nio` from `@Kit…ant`).
+MIN_CAP_FOR_ALL = 12
+# Whole labels as long as at least this many authors fit; on a narrower terminal,
+# labels shortened to MIN_LABEL_WIDTH so that a few authors can still be shown.
+MIN_READABLE_AUTHORS = 3
 ELLIPSIS = "…"
 
 
@@ -166,10 +175,12 @@ def _build(matrix: Matrix, ids: bool, cap: int | None) -> Table:
 
 
 def fit(matrix: Matrix, *, ids: bool = False, width: int | None = None) -> tuple[Matrix, Table]:
-    """The matrix as a Table no wider than width: whole labels if everything fits, else
-    labels shortened as little as needed (down to MIN_LABEL_WIDTH), then as many authors
-    as fit, the rest counted as left out. Widths only grow with the cap and the number
-    of authors, so each is a binary search of a few measurements."""
+    """The matrix as a Table no wider than width, numbers never cut. In order of
+    preference: everything whole; every author with labels shortened a little (down to
+    MIN_CAP_FOR_ALL); as many authors as fit with whole labels (at least
+    MIN_READABLE_AUTHORS); as many as fit with labels down to MIN_LABEL_WIDTH. The
+    authors not shown count as left out. Widths only grow with the cap and the number
+    of authors, so each step is a binary search of a few measurements."""
     from rich.console import Console
     from rich.measure import Measurement
 
@@ -184,19 +195,22 @@ def fit(matrix: Matrix, *, ids: bool = False, width: int | None = None) -> tuple
     if fits(table):
         return matrix, table
     longest = max((len(p.label(ids)) for p in [*matrix.authors, *matrix.retweeters]), default=0)
-    cap = _largest(MIN_LABEL_WIDTH, longest, lambda c: fits(_build(matrix, ids, c)))
+    cap = _largest(MIN_CAP_FOR_ALL, longest, lambda c: fits(_build(matrix, ids, c)))
     if cap is not None:
         return matrix, _build(matrix, ids, cap)
-    shown = (
-        _largest(
-            1,
-            len(matrix.authors),
-            lambda k: fits(_build(matrix.first_authors(k), ids, MIN_LABEL_WIDTH)),
+
+    def authors_fitting(cap: int) -> int | None:
+        return _largest(
+            1, len(matrix.authors), lambda k: fits(_build(matrix.first_authors(k), ids, cap))
         )
-        or 1
-    )
-    part = matrix.first_authors(shown)
-    return part, _build(part, ids, MIN_LABEL_WIDTH)
+
+    cap = READABLE_LABEL_WIDTH
+    shown = authors_fitting(cap)
+    if shown is None or shown < min(MIN_READABLE_AUTHORS, len(matrix.authors)):
+        cap = MIN_LABEL_WIDTH
+        shown = authors_fitting(cap)
+    part = matrix.first_authors(shown or 1)
+    return part, _build(part, ids, cap)
 
 
 def _largest(low: int, high: int, ok: Callable[[int], bool]) -> int | None:

@@ -11,6 +11,7 @@ import struct
 import subprocess
 import sys
 import termios
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -92,9 +93,12 @@ def test_the_table_fits_the_terminal_and_never_cuts_a_number(
     # The columns shown are the top authors in order, their totals whole.
     expected = sorted(totals.values(), reverse=True)
     assert shown == expected[: len(shown)]
-    assert f"{AUTHORS - len(shown)} authors left out, use --top-authors" in text
+    assert (
+        f"{AUTHORS - len(shown)} authors left out: {len(shown)} fit this width (try | less -S"
+        in text
+    )
     # More room shows more authors, never fewer than fit in 80 columns.
-    assert len(shown) >= (4 if columns == 80 else 12)
+    assert len(shown) >= (3 if columns == 80 else 8)
     # No cell, total or row total is cut: every token of a data row is a whole number
     # except the (possibly shortened) label, and the row's total equals its sum
     # over all authors as the database has it.
@@ -134,3 +138,32 @@ def test_no_color_is_respected_on_a_terminal(db_url: str, cli_env: dict[str, str
     raw = run_in_pty(["matrix", "--top-authors", "3"], cli_env, 200, NO_COLOR="1")
     assert "@a_rather_long_author_name_24" in raw
     assert "\x1b[4" not in raw and "48;" not in raw  # no background shades
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_the_default_view_of_real_captures_shows_rows_that_retweet_the_columns_shown(
+    cli_env: dict[str, str], columns: int
+) -> None:
+    """Retweeters are ranked within the authors that fit the terminal, not within the 20
+    chosen before the width cut: on the twarc captures most rows shown are not all zeros."""
+    captures = sorted((Path(__file__).parent / "data" / "twarc").glob("*.jsonl"))
+    loaded = subprocess.run(
+        [sys.executable, "-m", "retweetctl", "load", "--quiet", *map(str, captures)],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    text = ANSI.sub("", run_in_pty(["matrix"], cli_env, columns))
+    lines = text.rstrip("\n").split("\n")
+    assert all(len(line) <= columns for line in lines)
+    footer = next(line for line in lines if line.startswith("total"))
+    shown = len(footer.split()) - 1
+    rules = [i for i, line in enumerate(lines) if line.startswith("─")]
+    rows = [line.split() for line in lines[rules[0] + 1 : rules[1]]]
+    assert len(rows) == 50
+    cells = [row[1 : 1 + shown] for row in rows]
+    assert all(len(c) == shown and all(n.isdigit() for n in c) for c in cells), rows
+    nonzero = sum(1 for c in cells if any(int(n) > 0 for n in c))
+    assert nonzero == len(rows), f"{len(rows) - nonzero} of {len(rows)} rows all zeros"
+    assert "fit this width" in text

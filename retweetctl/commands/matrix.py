@@ -7,9 +7,10 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
@@ -26,7 +27,14 @@ from retweetctl.matrix import (
     open_export,
     resolve_users,
 )
-from retweetctl.report import RENDERERS, Format, Options
+from retweetctl.report import RENDERERS, Format, Options, fit
+
+if TYPE_CHECKING:
+    from retweetctl.database import Connection
+
+# Re-ranking for the authors that fit can change the retweeters' labels and so the
+# widths: fit again, a couple of times at most (the second round almost never cuts).
+FIT_ROUNDS = 3
 
 EMPTY_DATABASE = "no retweets stored yet: add some with `retweetctl fetch` or `retweetctl load`"
 NOTHING_MATCHES = "no retweets match the filters"
@@ -131,6 +139,10 @@ def command(
                 warn(NOTHING_MATCHES)
             return
         matrix = load_matrix(conn, query)
+        terminal = format is Format.table and output is None and stdout_console.is_terminal
+        width_cut = False
+        if terminal and matrix.retweeters:
+            matrix, width_cut = _ranked_within_what_fits(conn, query, matrix, ids)
     _untimed(matrix.untimed)
     empty = not matrix.has_retweets or not matrix.retweeters
     message = EMPTY_DATABASE if not matrix.has_retweets else NOTHING_MATCHES
@@ -141,14 +153,13 @@ def command(
             else:
                 warn(message)
             return
-        terminal = output is None and stdout_console.is_terminal
         options = Options(
             ids=ids,
             width=stdout_console.width if terminal else None,
             color=terminal
             and not stdout_console.no_color
             and stdout_console.color_system is not None,
-            notes=_table_notes,
+            notes=_width_cut_notes if width_cut else _table_notes,
         )
         _write(renderer.render(matrix, options), output)
         return
@@ -184,6 +195,32 @@ def _untimed(count: int) -> None:
     if count:
         noun = "retweet" if count == 1 else "retweets"
         warn(f"{count:,} {noun} without a known time left out of the time window")
+
+
+def _ranked_within_what_fits(
+    conn: Connection, query: MatrixQuery, matrix: Matrix, ids: bool
+) -> tuple[Matrix, bool]:
+    """On a terminal, the matrix of the authors that fit its width, its retweeters ranked
+    within those authors (not within the --top-authors chosen), so the rows shown are the
+    ones that retweet the columns shown; and whether the width cut authors."""
+    width = stdout_console.width
+    cut = False
+    for _ in range(FIT_ROUNDS):
+        shown, _table = fit(matrix, ids=ids, width=width)
+        if len(shown.authors) >= len(matrix.authors):
+            break
+        cut = True
+        matrix = load_matrix(conn, replace(query, top_authors=len(shown.authors)))
+    return matrix, cut
+
+
+def _width_cut_notes(matrix: Matrix) -> list[str]:
+    left_out = matrix.authors_left_out
+    lines = [
+        f"{left_out:,} author{'' if left_out == 1 else 's'} left out:"
+        f" {len(matrix.authors)} fit this width (try | less -S or --format edges)"
+    ]
+    return lines + [line for line in _table_notes(matrix) if "author" not in line.split()[1]]
 
 
 def _table_notes(matrix: Matrix) -> list[str]:
