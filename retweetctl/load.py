@@ -253,9 +253,12 @@ def load_files(
 
 
 def _format(value: Format | str | None) -> Format | None:
-    """The forced format of LoadOptions.format (a library caller may give its name)."""
+    """The forced format of LoadOptions.format (a library caller may give its name;
+    "auto", as the CLI's --format says it, means detect it)."""
     if value is None or isinstance(value, Format):
         return value
+    if value == "auto":
+        return None
     try:
         return Format(value)
     except ValueError:

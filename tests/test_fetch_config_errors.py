@@ -33,8 +33,8 @@ def test_http_400_is_a_config_error_not_retried(fetch_cli: Fetch, fake_x: Sandbo
     fake_x.state.add(SandboxTweet(4003, ALICE, [ALICE]))
     fake_x.state.add(SandboxTweet(4004, ALICE, [ALICE]))
     body = b'{"errors": [{"message": "Invalid max_results"}], "title": "Invalid Request"}'
-    fake_x.state.fault(Fault(r"retweeted_by", status=400, body=body, times=10))
+    fake_x.state.fault(Fault(r"/retweets$", status=400, body=body, times=10))
     result = fetch_cli(["fetch", "4003", "4004"])
     assert result.exit_code == ExitCode.CONFIG, result.stderr
-    assert "HTTP 400" in result.stderr and "/2/tweets/4003/retweeted_by" in result.stderr
-    assert len(fake_x.state.requests_to(r"retweeted_by")) == 1  # the run stops: no second tweet
+    assert "HTTP 400" in result.stderr and "/2/tweets/4003/retweets" in result.stderr
+    assert len(fake_x.state.requests_to(r"/retweets$")) == 1  # the run stops: no second tweet
