@@ -4,13 +4,15 @@
 -- subquery per watched tweet: Citus runs no correlated subquery over a distributed
 -- retweets, and PostgreSQL plans this as the same primary-key probes.
 WITH held AS (
-    SELECT tweet_id, count(*) AS held, max(retweeted_at) AS newest_retweet_at
+    SELECT tweet_id, count(*) AS held, max(retweeted_at) AS newest_retweet_at,
+           min(author_id) AS author_id
     FROM retweets
     WHERE tweet_id IN (SELECT tweet_id FROM watched_tweets)
     GROUP BY tweet_id
 )
 SELECT w.tweet_id,
-       w.author_id,
+       -- a tweet watched after it was fetched or loaded: its author from the rows held
+       coalesce(w.author_id, h.author_id) AS author_id,
        u.username,
        w.added_at,
        w.last_checked_at,
@@ -21,6 +23,6 @@ SELECT w.tweet_id,
        w.status,
        h.newest_retweet_at
 FROM watched_tweets w
-LEFT JOIN users u ON u.id = w.author_id
 LEFT JOIN held h ON h.tweet_id = w.tweet_id
+LEFT JOIN users u ON u.id = coalesce(w.author_id, h.author_id)
 ORDER BY w.added_at, w.tweet_id

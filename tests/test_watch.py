@@ -114,3 +114,21 @@ def test_re_adding_a_marked_tweet_makes_it_active(
     assert watched(db_url) == {T1: "not_found"}
     assert fetch_cli(["watch", "add", str(T1)]).exit_code == 0
     assert watched(db_url) == {T1: "active"}
+
+
+def test_list_of_a_tweet_watched_after_a_fetch_names_its_author_and_not_found_is_not_incomplete(
+    fetch_cli: Cli, fake_x: SandboxServer
+) -> None:
+    fake_x.state.add(SandboxTweet(T1, ALICE, [SandboxUser(101, "u1", "")], retweet_count=1))
+    assert fetch_cli(["fetch", str(T1), str(T2)]).exit_code == 0  # T2: not found
+    assert fetch_cli(["watch", "add", str(T1), str(T2)]).exit_code == 0
+    entries = {e["id"]: e for e in json.loads(fetch_cli(["watch", "list", "--json"]).stdout)}
+    # Never checked as a watched tweet, yet its author is known from the rows held.
+    assert (entries[str(T1)]["author_id"], entries[str(T1)]["author_username"]) == (
+        str(ALICE.id),
+        "alice",
+    )
+    assert fetch_cli(["fetch", "--watched"]).exit_code == 0
+    text = fetch_cli(["watch", "list"]).stdout
+    (gone,) = [line for line in text.splitlines() if line.startswith(str(T2))]
+    assert gone.rstrip().endswith("not_found") and "(incomplete)" not in gone, gone

@@ -82,7 +82,12 @@ def list_(
             str(t.held),
             _time(t.newest_retweet_at) if t.newest_retweet_at else "-",
             ("?" if t.retweet_count is None else str(t.retweet_count))
-            + ("" if t.complete or t.last_checked_at is None else " (incomplete)"),
+            # incomplete: the last check of a readable tweet stopped before its last page
+            + (
+                " (incomplete)"
+                if not t.complete and t.last_checked_at is not None and t.status == "active"
+                else ""
+            ),
             t.status,
         )
         for t in tweets
