@@ -1,0 +1,125 @@
+"""Run a parse over a stream's lines in worker processes, chunk by chunk, results in input order.
+
+Nothing here knows what a line holds: `parse_chunk(chunk)` is any picklable
+top-level function of a Chunk (the first line's number and whole lines as one
+bytes object). Results come back in input order, so a loader that resolves a
+retweeted_by page's author from earlier lines sees the same order as a serial
+read. At most `depth` chunks are in flight, so memory stays flat whatever the
+input size; the main process reads (and decompresses) while the workers parse.
+
+The first `serial_bytes` of a stream are parsed in this process: a small input
+never pays for starting workers, and a pipe's size need not be known.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import IO, NamedTuple, TypeVar
+
+__all__ = [
+    "CHUNK_BYTES",
+    "SERIAL_BYTES",
+    "Chunk",
+    "chunks",
+    "ordered_map",
+    "parse_stream",
+    "worker_count",
+]
+
+R = TypeVar("R")
+
+
+class Chunk(NamedTuple):
+    first_line: int  # 1-based number of the first line in data
+    data: bytes  # whole lines, each ending in b"\n" except perhaps the stream's last
+
+
+# Lines sent to a worker at once: large enough that pickling and the queue
+# round trip vanish next to the parse (a chunk of twarc pages is ~10-40 pages),
+# small enough that depth chunks in flight stay a few tens of MB.
+CHUNK_BYTES = 4 << 20
+# Chunks in flight per worker: one being parsed, one waiting, so no worker idles
+# while the main process copies the previous results.
+DEPTH_PER_WORKER = 2
+# Parse this many bytes in-process before starting workers. Starting the
+# forkserver and its workers costs about 0.3 s of wall time on this 2-core machine
+# (bench/bench_load.py --workers-threshold), the time the stdlib parse takes for
+# ~12 MB of twarc JSONL; below 32 MB the workers cannot win that back.
+SERIAL_BYTES = 32 << 20
+
+
+def worker_count() -> int:
+    """Processes to parse in: every core this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def chunks(stream: IO[bytes], chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
+    """Whole lines of stream, about chunk_bytes at a time, each with its first line's number."""
+    line = 1
+    while True:
+        data = stream.read(chunk_bytes)
+        if not data:
+            return
+        if not data.endswith(b"\n"):
+            data += stream.readline()  # finish the last line (a 100 MB line too)
+        yield Chunk(line, data)
+        line += data.count(b"\n")
+
+
+def _ignore_interrupt() -> None:
+    # Ctrl-C reaches the whole process group: the main process stops the run and
+    # its workers; a worker's own KeyboardInterrupt would only print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def ordered_map(
+    function: Callable[[Chunk], R], items: Iterator[Chunk], workers: int, depth: int
+) -> Iterator[R]:
+    """function over items in `workers` processes, in input order, at most depth pending."""
+    # forkserver: a clean process forks the workers, so they inherit neither this
+    # process's threads (the progress bar's) nor its database connection.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([function.__module__])
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_interrupt)
+    pending: deque[Future[R]] = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(function, item))
+            if len(pending) >= depth:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def parse_stream(
+    stream: IO[bytes],
+    parse_chunk: Callable[[Chunk], R],
+    *,
+    workers: int | None = None,
+    serial_bytes: int = SERIAL_BYTES,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> Iterator[R]:
+    """parse_chunk over the stream's chunks: in-process up to serial_bytes, then in workers."""
+    workers = worker_count() if workers is None else workers
+    source = chunks(stream, chunk_bytes)
+    done = 0
+    for chunk in source:
+        yield parse_chunk(chunk)
+        done += len(chunk.data)
+        if done >= serial_bytes and workers > 1:
+            break
+    else:
+        return
+    yield from ordered_map(parse_chunk, source, workers, workers * DEPTH_PER_WORKER)
