@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import IO, NamedTuple, TypeVar
 
+from retweetctl.errors import ConfigError
+
 __all__ = [
     "CHUNK_BYTES",
     "SERIAL_BYTES",
@@ -46,15 +48,28 @@ CHUNK_BYTES = 4 << 20
 # Chunks in flight per worker: one being parsed, one waiting, so no worker idles
 # while the main process copies the previous results.
 DEPTH_PER_WORKER = 2
-# Parse this many bytes in-process before starting workers. Starting the
-# forkserver and its workers costs about 0.3 s of wall time on this 2-core machine
-# (bench/bench_load.py --workers-threshold), the time the stdlib parse takes for
-# ~12 MB of twarc JSONL; below 32 MB the workers cannot win that back.
+# Parse this many bytes in-process before starting workers. The first pool of a
+# run costs 0.54 s of wall time to start (forkserver plus imports; later files
+# 0.07 s), measured at load average 9 on this 2-core machine; the stdlib parse
+# does 86 MB of twarc pages per CPU-second, so workers repay their start only
+# past some 30-45 MB. (A faster decoder raises this: re-measure with
+# `python bench/bench_load.py` and RETWEETCTL_LOAD_WORKERS=1 beside it.)
 SERIAL_BYTES = 32 << 20
 
 
+# Overrides worker_count(): 1 parses in the main process only (as before workers).
+WORKERS_ENV = "RETWEETCTL_LOAD_WORKERS"
+
+
 def worker_count() -> int:
-    """Processes to parse in: every core this process may run on."""
+    """Processes to parse in: RETWEETCTL_LOAD_WORKERS, else every core this process may use."""
+    configured = os.environ.get(WORKERS_ENV, "").strip()
+    if configured:
+        if not (configured.isascii() and configured.isdigit()) or not 0 < int(configured) <= 1024:
+            raise ConfigError(
+                f"{WORKERS_ENV} must be a number of processes (1-1024), got {configured!r}"
+            )
+        return int(configured)
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
