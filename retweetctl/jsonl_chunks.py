@@ -6,6 +6,7 @@ where the parse runs differs (retweetctl.parallel decides).
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, NamedTuple
@@ -35,8 +36,8 @@ def parse_json_chunk(chunk: Chunk) -> ChunkResult:
     """Parse every non-blank line of a chunk; runs in a worker process."""
     out: list[Parsed | BadLineAt] = []
     records = 0
-    # split on b"\n" only, as iterating a binary stream does, so line numbers agree
-    for number, line in enumerate(chunk.data.split(b"\n"), start=chunk.first_line):
+    # lines as iterating the input stream gives them (ending in b"\n"), so numbers and details agree
+    for number, line in enumerate(io.BytesIO(chunk.data), start=chunk.first_line):
         if not line.strip():
             continue
         records += 1

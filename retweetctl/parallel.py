@@ -123,12 +123,13 @@ def parse_stream(
     parse_chunk: Callable[[Chunk], R],
     *,
     workers: int | None = None,
-    serial_bytes: int = SERIAL_BYTES,
-    chunk_bytes: int = CHUNK_BYTES,
+    serial_bytes: int | None = None,
+    chunk_bytes: int | None = None,
 ) -> Iterator[R]:
     """parse_chunk over the stream's chunks: in-process up to serial_bytes, then in workers."""
     workers = worker_count() if workers is None else workers
-    source = chunks(stream, chunk_bytes)
+    serial_bytes = SERIAL_BYTES if serial_bytes is None else serial_bytes
+    source = chunks(stream, CHUNK_BYTES if chunk_bytes is None else chunk_bytes)
     done = 0
     for chunk in source:
         yield parse_chunk(chunk)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,10 +19,12 @@ from retweetctl.load import (
     LoadOptions,
     LoadReport,
     LoadResult,
-    ProgressFactory,
     load_files,
 )
 from retweetctl.readers import parse_id
+
+if TYPE_CHECKING:
+    from retweetctl.commands.load_progress import LoadProgress
 
 
 def command(
@@ -73,9 +75,15 @@ def command(
             raise typer.BadParameter(str(exc.args[-1]), param_hint="--author") from None
     options = LoadOptions(format=format, strict=strict, author=author_id, rejects=rejects)
     show_progress = not quiet and not as_json and sys.stderr.isatty()
-    with state(ctx).connect() as conn, _progress(show_progress) as progress:
+    with state(ctx).connect() as conn, _progress(show_progress) as bar:
         try:
-            report = load_files(conn, files, options, progress=progress)
+            report = load_files(
+                conn,
+                files,
+                options,
+                progress=bar.for_file if bar is not None else None,
+                on_merge=bar.merging if bar is not None else None,
+            )
         except LoadAborted as aborted:
             if not quiet:
                 _print_report(aborted.report, as_json, error=aborted.message)
@@ -85,41 +93,16 @@ def command(
 
 
 @contextmanager
-def _progress(enabled: bool) -> Iterator[ProgressFactory | None]:
-    """A byte-count progress bar on stderr, one task per file (only on a terminal)."""
+def _progress(enabled: bool) -> Iterator[LoadProgress | None]:
+    """The run's progress bar on stderr, only on a terminal."""
     if not enabled:
         yield None
         return
     # imported here: a tenth of a second of startup that scripts and cron never need
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
+    from retweetctl.commands.load_progress import LoadProgress
 
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=stderr_console,
-        transient=True,
-    )
-
-    def for_file(name: str, size: int | None) -> Callable[[int], None]:
-        task = bar.add_task(Path(name).name if name != "-" else "stdin", total=size)
-
-        def advance(done: int) -> None:
-            bar.update(task, completed=done)
-
-        return advance
-
-    with bar:
-        yield for_file
+    with LoadProgress(stderr_console) as bar:
+        yield bar
 
 
 def _reasons(counts: Counter[str]) -> str:
