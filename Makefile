@@ -23,7 +23,7 @@ lint: install
 	$(BIN)/ruff check retweetctl tests bench
 	$(BIN)/ruff format --check retweetctl tests bench
 	$(BIN)/mypy
-	$(BIN)/mypy --strict bench/bench_merge.py bench/profile_merge.py bench/djangobench
+	$(BIN)/mypy --strict bench/bench_merge.py bench/bench_load.py bench/profile_merge.py bench/djangobench
 
 # The main job end to end against a local SANDBOX X API, on an embedded database in .demo/.
 demo: install
