@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: install test lint demo bench bench-large stress clean
+.PHONY: install test lint demo bench bench-large jq stress clean
 
 install: $(STAMP)
 
@@ -35,14 +35,22 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 	touch $(BENCH_STAMP)
 
 # Target of 1M rows, batches of 100k and 1M; about 10 minutes on 2 cores.
-bench: $(BENCH_STAMP)
+# Then load of a 1 GB twarc2 archive, plain and gzip, against a jq pipeline.
+bench: $(BENCH_STAMP) jq
 	$(BIN)/python bench/bench_merge.py
 	@if [ -f bench/bench_matrix.py ]; then $(BIN)/python bench/bench_matrix.py; fi
+	$(BIN)/python bench/bench_load.py
 
-# The same against a target of 10M rows.
-bench-large: $(BENCH_STAMP)
+# The same against a target of 10M rows; load adds a 10 GB archive (peak RSS).
+bench-large: $(BENCH_STAMP) jq
 	$(BIN)/python bench/bench_merge.py --large
 	@if [ -f bench/bench_matrix.py ]; then $(BIN)/python bench/bench_matrix.py --large; fi
+	$(BIN)/python bench/bench_load.py --large
+
+# bench_load.py compares against `jq | sort -u | psql \copy`; without jq that row is left out.
+jq:
+	@command -v jq >/dev/null 2>&1 || apt-get install -y -q jq >/dev/null 2>&1 \
+		|| echo "jq is not installed (apt-get install jq): bench_load leaves the jq pipeline out"
 
 stress: install
 	$(BIN)/python -m pytest -q -m stress

@@ -37,6 +37,7 @@ from retweetctl.embedded import EmbeddedServer
 from retweetctl.ingest import Row, StagingBatch, merge_rows
 from retweetctl.migrations import migrate
 from retweetctl.queries import load
+from retweetctl.server_settings import server_settings
 
 SEED = 20261127
 DEFAULT_REPEATS = 3
@@ -175,7 +176,9 @@ def bench_server() -> Iterator[Server]:
         if configured:
             yield Server(make_conninfo(configured), home)
             return
-        server = EmbeddedServer(home / "home")
+        # sized as retweetctl sizes it, with RETWEETCTL_PG_SETTINGS on top (as the CLI does)
+        sized = server_settings(os.environ.get("RETWEETCTL_PG_SETTINGS"))
+        server = EmbeddedServer(home / "home", settings=sized)
         server.ensure_running()
         try:
             yield Server(server.url("postgres"), home / "home")
