@@ -19,14 +19,16 @@ import signal
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import IO, NamedTuple, TypeVar
 
-from retweetctl.errors import ConfigError
+from retweetctl.errors import ConfigError, TemporaryFailure
 
 __all__ = [
     "CHUNK_BYTES",
     "SERIAL_BYTES",
     "Chunk",
+    "WorkerDied",
     "chunks",
     "ordered_map",
     "parse_stream",
@@ -34,6 +36,10 @@ __all__ = [
 ]
 
 R = TypeVar("R")
+
+
+class WorkerDied(TemporaryFailure):
+    """A worker process ended without a result (a kill, the OOM killer): exit 75, retry."""
 
 
 class Chunk(NamedTuple):
@@ -112,6 +118,11 @@ def ordered_map(
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+    except BrokenProcessPool:
+        raise WorkerDied(
+            "a parse worker process died (killed, or out of memory?); "
+            "nothing of this input was stored"
+        ) from None
     finally:
         for future in pending:
             future.cancel()

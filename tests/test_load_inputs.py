@@ -25,7 +25,7 @@ from retweetctl.errors import ExitCode
 from retweetctl.inputs import Compression, CorruptInput, open_input
 from retweetctl.jsonl_chunks import ChunkedJsonlReader, parse_json_chunk
 from retweetctl.load import LoadAborted, LoadReport, load_files
-from retweetctl.parallel import chunks, parse_stream
+from retweetctl.parallel import Chunk, WorkerDied, chunks, parse_stream
 from retweetctl.readers import AUTHOR_UNKNOWN, JsonlReader, Reject
 
 TESTS = Path(__file__).resolve().parent
@@ -158,6 +158,25 @@ def test_results_come_back_in_input_order_from_several_workers() -> None:
     assert len(results) > 20  # many chunks, so many chances to come back out of order
     assert sum(r.size for r in results) == len(lines)
     assert sum(r.records for r in results) == 2000
+
+
+def die_on_marker(chunk: Chunk) -> int:
+    """A parse that kills its worker process at the chunk holding b'DIE' (runs in a worker)."""
+    if b"DIE" in chunk.data:
+        os._exit(9)
+    return chunk.first_line
+
+
+def test_a_worker_that_dies_stops_the_input_with_exit_75() -> None:
+    data = b"".join(b"line %d\n" % n for n in range(300)) + b"DIE\n" + b"more\n" * 100
+    results: list[int] = []
+    with pytest.raises(WorkerDied, match="a parse worker process died") as caught:
+        for first in parse_stream(
+            io.BytesIO(data), die_on_marker, workers=2, serial_bytes=0, chunk_bytes=256
+        ):
+            results.append(first)
+    assert caught.value.exit_code == ExitCode.TEMPORARY
+    assert results == sorted(results) and results[-1] < 301  # nothing after the dead chunk
 
 
 def test_a_bad_worker_count_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
