@@ -160,6 +160,17 @@ def test_results_come_back_in_input_order_from_several_workers() -> None:
     assert sum(r.records for r in results) == 2000
 
 
+def test_corrupt_data_met_while_reading_ahead_reaches_the_caller(tmp_path: Path) -> None:
+    packed = gzip.compress((TWARC / "2sets.jsonl").read_bytes() * 4)
+    path = tmp_path / "cut.gz"
+    path.write_bytes(packed[: len(packed) // 2])
+    with open_input(str(path)) as source, pytest.raises(CorruptInput, match="cut.gz: corrupt gzip"):
+        for _ in parse_stream(
+            source.stream, parse_json_chunk, workers=2, serial_bytes=0, chunk_bytes=65536
+        ):
+            pass
+
+
 def die_on_marker(chunk: Chunk) -> int:
     """A parse that kills its worker process at the chunk holding b'DIE' (runs in a worker)."""
     if b"DIE" in chunk.data:
