@@ -34,11 +34,13 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from retweetctl import ingest
 from retweetctl.embedded import EmbeddedServer
-from retweetctl.ingest import Row, StagingBatch, merge_rows
+from retweetctl.ingest import StagingBatch, merge_rows
 from retweetctl.migrations import migrate
 from retweetctl.queries import load
 from retweetctl.server_settings import server_settings
 
+# The bench's rows are plain triples (ingest.Row also allows a Retweet with details).
+Row = tuple[int, int, int]
 SEED = 20261127
 DEFAULT_REPEATS = 3
 TARGET_ROWS = 1_000_000
