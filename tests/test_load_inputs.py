@@ -190,6 +190,16 @@ def test_a_worker_that_dies_stops_the_input_with_exit_75() -> None:
     assert results == sorted(results) and results[-1] < 301  # nothing after the dead chunk
 
 
+@pytest.mark.parametrize(("load", "expected"), [(0.1, 2), (0.8, 1), (12.0, 1)])
+def test_workers_default_to_the_cores_the_load_leaves_idle(
+    load: float, expected: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(parallel.WORKERS_ENV, raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    assert parallel.worker_count() == expected
+
+
 def test_a_bad_worker_count_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(parallel.WORKERS_ENV, "many")
     with pytest.raises(parallel.ConfigError, match="RETWEETCTL_LOAD_WORKERS must be"):
