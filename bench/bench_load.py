@@ -186,7 +186,12 @@ def m_jq(server: Server, path: Path, mb: float) -> Run:
     )
     seconds, rss = timed_shell(command, clean_env())
     return Run(
-        "jq \\| sort -u \\| psql \\copy", path.name, seconds, rss, count_rows(url, "jq_retweets"), mb
+        "jq \\| sort -u \\| psql \\copy",
+        path.name,
+        seconds,
+        rss,
+        count_rows(url, "jq_retweets"),
+        mb,
     )
 
 
