@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: install test lint demo bench bench-large jq stress clean
+.PHONY: install test test-citus citus lint demo bench bench-large bench-citus jq stress clean
 
 install: $(STAMP)
 
@@ -17,13 +17,21 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: install
-	$(BIN)/python -m pytest -q -m "not stress"
+	$(BIN)/python -m pytest -q -m "not stress and not citus"
+
+# Citus built from third_party/citus into the venv (once per tarball and PostgreSQL version).
+citus: install
+	$(BIN)/python tests/citus/build.py
+
+# The CLI against a real Citus cluster (a coordinator and two workers started by the tests).
+test-citus: citus
+	$(BIN)/python -m pytest -q -m citus tests/citus
 
 lint: install
 	$(BIN)/ruff check retweetctl tests bench
 	$(BIN)/ruff format --check retweetctl tests bench
 	$(BIN)/mypy
-	$(BIN)/mypy --strict bench/bench_merge.py bench/bench_load.py bench/profile_merge.py bench/djangobench
+	$(BIN)/mypy --strict bench/bench_merge.py bench/bench_load.py bench/profile_merge.py bench/djangobench bench/bench_citus.py
 
 # The main job end to end against a local SANDBOX X API, on an embedded database in .demo/.
 demo: install
@@ -51,6 +59,10 @@ bench-large: $(BENCH_STAMP) jq
 jq:
 	@command -v jq >/dev/null 2>&1 || apt-get install -y -q jq >/dev/null 2>&1 \
 		|| echo "jq is not installed (apt-get install jq): bench_load leaves the jq pipeline out"
+
+# One PostgreSQL against Citus (coordinator + 2 workers), same data, same run; about 5 minutes.
+bench-citus: citus $(BENCH_STAMP)
+	$(BIN)/python bench/bench_citus.py
 
 stress: install
 	$(BIN)/python -m pytest -q -m stress

@@ -61,7 +61,10 @@ def _or_missing(value: int | None) -> str:
 def catch_up(conn: Connection) -> CatchUp:
     """Fold pending deltas into the aggregate, in its own transaction; cheap when none are pending."""
     with conn.transaction():
-        pending = conn.execute("SELECT EXISTS (SELECT 1 FROM retweet_cell_deltas)").fetchone()
+        # LIMIT 1: on Citus a bare EXISTS pulls every pending delta to the coordinator.
+        pending = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM retweet_cell_deltas LIMIT 1)"
+        ).fetchone()
         if not pending or not pending[0]:
             return CatchUp()
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (CATCH_UP_LOCK_KEY,))

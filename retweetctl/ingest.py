@@ -17,6 +17,7 @@ from typing import NamedTuple
 import psycopg
 
 from retweetctl.database import Connection
+from retweetctl.distributed import check_deltas, merge_feeds_deltas
 from retweetctl.queries import load
 
 
@@ -153,6 +154,9 @@ class StagingBatch:
         with self.conn.cursor() as cur:
             cur.execute(load("merge_staged"), params)
             added = max(cur.rowcount, 0)
+            if added and merge_feeds_deltas(self.conn):
+                cur.execute(load("citus_merge_deltas"), params)  # Citus: no triggers there
+                check_deltas(added, cur.rowcount)
             cur.execute("DELETE FROM retweet_staging WHERE batch_id = %(batch_id)s", params)
         return MergeResult(seen=self.seen, added=added)
 

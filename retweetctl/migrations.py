@@ -8,6 +8,7 @@ from pathlib import Path
 
 import psycopg
 
+from retweetctl.distributed import distribute, has_workers
 from retweetctl.queries import sql_dir
 
 # Any fixed 64-bit key works; this one spells "rtwtctl1" so it is recognisable in pg_locks.
@@ -67,4 +68,8 @@ def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> list[Migration]:
                 (migration.version, migration.name),
             )
             applied.append(migration)
+        if applied and applied[0].version == 1 and has_workers(conn):
+            # A new schema on a Citus coordinator: distributed while it is still empty.
+            # An existing database is moved only when asked: `retweetctl db distribute`.
+            distribute(conn)
     return applied

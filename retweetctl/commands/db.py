@@ -8,6 +8,8 @@ from retweetctl.aggregate import check as check_aggregate
 from retweetctl.commands.common import state, stdout_console
 from retweetctl.config import redact_dsn, remove_password
 from retweetctl.database import embedded_server
+from retweetctl.distributed import cluster_info
+from retweetctl.distributed import distribute as distribute_tables
 from retweetctl.errors import DataError, UsageError
 
 app = typer.Typer(
@@ -24,8 +26,19 @@ def status(ctx: typer.Context) -> None:
         url = redact_dsn(settings.database_url.reveal())
         with state(ctx).connect() as conn:
             version = conn.execute("SHOW server_version").fetchone()
+            cluster = cluster_info(conn)
         stdout_console.print(f"configured database: {url}", markup=False, highlight=False)
         stdout_console.print(f"server version: {version[0] if version else '?'}", markup=False)
+        if cluster is not None:
+            shards = (
+                f"{cluster.retweets_shards} shards"
+                if cluster.retweets_shards is not None
+                else "not distributed (run `retweetctl db distribute`)"
+            )
+            stdout_console.print(
+                f"Citus {cluster.version}: {cluster.workers} active worker(s); retweets: {shards}",
+                markup=False,
+            )
         return
     info = embedded_server(settings).status()
     stdout_console.print(
@@ -87,6 +100,15 @@ def url(ctx: typer.Context) -> None:
     with state(ctx).connect():  # the schema exists before the user looks with psql
         pass
     print(embedded_server(settings).url())
+
+
+@app.command()
+def distribute(ctx: typer.Context) -> None:
+    """On a Citus coordinator: distribute retweetctl's tables (idempotent); stored rows move to the workers."""
+    with state(ctx).connect() as conn:
+        done = distribute_tables(conn)
+    for line in done or ["already distributed: nothing to do"]:
+        stdout_console.print(line, markup=False, highlight=False)
 
 
 @app.command()
