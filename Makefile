@@ -27,7 +27,8 @@ citus: install
 test-citus: citus
 	$(BIN)/python -m pytest -q -m citus tests/citus
 
-lint: install
+# bench extras too: mypy checks bench/ (bench_decode imports orjson)
+lint: $(BENCH_STAMP)
 	$(BIN)/ruff check retweetctl tests bench
 	$(BIN)/ruff format --check retweetctl tests bench
 	$(BIN)/mypy
