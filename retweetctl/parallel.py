@@ -49,22 +49,24 @@ class Chunk(NamedTuple):
     data: bytes  # whole lines, each ending in b"\n" except perhaps the stream's last
 
 
-# Lines sent to a worker at once: large enough that pickling and the queue
-# round trip vanish next to the parse (a chunk of twarc pages is ~10-40 pages),
-# small enough that depth chunks in flight stay a few tens of MB.
-CHUNK_BYTES = 4 << 20
+# Lines sent to a worker at once. With msgspec decoding, two workers parsed 210 MB
+# of real twarc pages at 186 MB/s in 1 MiB chunks, 160 MB/s in 4 MiB and 156 MB/s in
+# 16 MiB (/tmp timing beside bench_load, load average 1.6 on this 2-core machine):
+# shipping the lines costs about what parsing them does, and smaller chunks keep
+# both workers busy. (The stdlib decoder was slow enough for 4 MiB chunks.)
+CHUNK_BYTES = 1 << 20
 # Chunks in flight per worker: one being parsed, one waiting, so no worker idles
 # while the main process copies the previous results.
 DEPTH_PER_WORKER = 2
 # How often the read-ahead thread looks whether its consumer stopped.
 POLL_SECONDS = 0.1
 # Parse this many bytes in-process before starting workers. The first pool of a
-# run costs 0.54 s of wall time to start (forkserver plus imports; later files
-# 0.07 s), measured at load average 9 on this 2-core machine; the stdlib parse
-# does 86 MB of twarc pages per CPU-second, so workers repay their start only
-# past some 30-45 MB. (A faster decoder raises this: re-measure with
-# `python bench/bench_load.py` and RETWEETCTL_LOAD_WORKERS=1 beside it.)
-SERIAL_BYTES = 32 << 20
+# run took 0.22 s to its first result (forkserver plus imports; later pools
+# 0.02-0.03 s) and the msgspec parse does 370-410 MB of real twarc pages per
+# CPU-second in-process (210 MB, load average 1.6 on this 2-core machine), so a
+# pool's start is worth some 86 MB of parse: below that workers cannot repay it.
+# (With the stdlib decoder it was 86 MB/CPU-s, 0.54 s at load 9: 32 MiB.)
+SERIAL_BYTES = 96 << 20
 
 
 # Overrides worker_count(): 1 parses in the main process only (as before workers).
