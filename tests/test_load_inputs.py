@@ -133,6 +133,19 @@ def test_chunks_end_on_line_ends_and_number_their_first_line() -> None:
         assert chunk.data.endswith(b"\n") or chunk is got[-1]
 
 
+def count_pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The worker count of each pool parallel.ordered_map starts (the real pool runs)."""
+    pools: list[int] = []
+    real_map = parallel.ordered_map
+
+    def spy(*args: Any) -> Any:
+        pools.append(args[2])
+        return real_map(*args)
+
+    monkeypatch.setattr(parallel, "ordered_map", spy)
+    return pools
+
+
 def runs(parsed: list[Parsed]) -> list[Parsed]:
     """Records as one block would group them: runs of lines merged, a retweeted_by page alone."""
     out: list[Parsed] = []
@@ -158,14 +171,7 @@ def test_workers_give_the_lines_and_rejects_of_the_serial_reader(
     monkeypatch.setenv(parallel.WORKERS_ENV, "2")
     monkeypatch.setattr(parallel, "SERIAL_BYTES", 0)  # every chunk goes to a worker
     monkeypatch.setattr(parallel, "CHUNK_BYTES", 4096)
-    pools: list[int] = []
-    real_map = parallel.ordered_map
-
-    def spy(*args: Any) -> Any:
-        pools.append(args[2])
-        return real_map(*args)
-
-    monkeypatch.setattr(parallel, "ordered_map", spy)
+    pools = count_pools(monkeypatch)
     rejects: list[Reject] = []
     reader = JsonlReader(io.BytesIO(data), "in", rejects.append, blocks=parallel_blocks)
     got = list(reader.lines())
@@ -325,14 +331,7 @@ def test_workers_resolve_authors_from_earlier_lines_across_chunks(
     monkeypatch.setattr(parallel, "SERIAL_BYTES", 0)
     monkeypatch.setattr(parallel, "CHUNK_BYTES", 64 * 1024)
     monkeypatch.setenv(parallel.WORKERS_ENV, "2")
-    pools: list[int] = []
-    real_map = parallel.ordered_map
-
-    def spy(*args: Any) -> Any:
-        pools.append(args[2])
-        return real_map(*args)
-
-    monkeypatch.setattr(parallel, "ordered_map", spy)
+    pools = count_pools(monkeypatch)
     result = load(conn, [path], tmp_path).files[0]
     assert pools == [2]  # the parse ran in two worker processes
     assert result.skipped[AUTHOR_UNKNOWN] == 2  # tweet 600's author is nowhere
@@ -361,14 +360,7 @@ def test_the_parse_in_workers_keeps_one_copy_per_file_and_the_same_rows(
     monkeypatch.setenv(parallel.WORKERS_ENV, "2")
     monkeypatch.setattr(parallel, "SERIAL_BYTES", 0)
     monkeypatch.setattr(parallel, "CHUNK_BYTES", 4096)  # a chunk a line, all in workers
-    pools: list[int] = []
-    real_map = parallel.ordered_map
-
-    def spy(*args: Any) -> Any:
-        pools.append(args[2])
-        return real_map(*args)
-
-    monkeypatch.setattr(parallel, "ordered_map", spy)
+    pools = count_pools(monkeypatch)
     workers = load(conn, [path], tmp_path).files[0]
     assert pools == [2]
     assert serial_copies == len(copies) == 1  # one COPY a file, wherever the parse ran
