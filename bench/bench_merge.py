@@ -46,6 +46,7 @@ from retweetctl.embedded import EmbeddedServer
 from retweetctl.ingest import Retweet, StagingBatch, merge_rows
 from retweetctl.migrations import migrate
 from retweetctl.queries import load
+from retweetctl.server_settings import server_settings
 
 # The bench's rows are plain triples (ingest.Row also admits the detailed Retweet).
 Row = tuple[int, int, int]
@@ -198,7 +199,9 @@ def bench_server() -> Iterator[Server]:
         if configured:
             yield Server(make_conninfo(configured), home)
             return
-        server = EmbeddedServer(home / "home")
+        # sized as retweetctl sizes it, with RETWEETCTL_PG_SETTINGS on top (as the CLI does)
+        sized = server_settings(os.environ.get("RETWEETCTL_PG_SETTINGS"))
+        server = EmbeddedServer(home / "home", settings=sized)
         server.ensure_running()
         try:
             yield Server(server.url("postgres"), home / "home")

@@ -17,6 +17,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from retweetctl.errors import ConfigError
+from retweetctl.server_settings import parse_settings
 
 APP_NAME = "retweetctl"
 CONFIG_FILE_NAME = "config.toml"
@@ -75,6 +76,8 @@ class Settings:
     http_timeout: float = DEFAULT_HTTP_TIMEOUT
     pg_bindir: Path | None = None
     schema: str = DEFAULT_SCHEMA
+    # "name=value …" for the embedded server, over the sizes chosen from memory
+    pg_settings: str | None = None
     config_file: Path | None = None
     warnings: tuple[str, ...] = field(default=())
 
@@ -91,6 +94,7 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "http_timeout": ("RETWEETCTL_HTTP_TIMEOUT",),
     "pg_bindir": ("RETWEETCTL_PG_BINDIR",),
     "schema": ("RETWEETCTL_SCHEMA",),
+    "pg_settings": ("RETWEETCTL_PG_SETTINGS",),
 }
 SECRET_KEYS = frozenset({"database_url", "bearer_token"})
 
@@ -138,9 +142,18 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         http_timeout=_positive_float(values, "http_timeout", DEFAULT_HTTP_TIMEOUT),
         pg_bindir=Path(str(values["pg_bindir"])) if values.get("pg_bindir") else None,
         schema=_schema(values),
+        pg_settings=_pg_settings(values),
         config_file=config_file,
         warnings=tuple(warnings),
     )
+
+
+def _pg_settings(values: Mapping[str, object]) -> str | None:
+    text = str(values.get("pg_settings") or "").strip()
+    if not text:
+        return None
+    parse_settings(text)  # a typo is a configuration error now, not a server that will not start
+    return text
 
 
 def _read_config_file(path: Path) -> dict[str, object]:

@@ -12,6 +12,7 @@ from retweetctl.config import Settings, redact_dsn
 from retweetctl.embedded import EmbeddedServer
 from retweetctl.errors import UnavailableError
 from retweetctl.migrations import is_current, migrate
+from retweetctl.server_settings import server_settings
 
 Connection = psycopg.Connection[tuple[object, ...]]
 APPLICATION_NAME = "retweetctl"
@@ -21,7 +22,8 @@ EMBEDDED_RETRY_DELAY_SECONDS = 0.5
 
 
 def embedded_server(settings: Settings) -> EmbeddedServer:
-    return EmbeddedServer(settings.home, bindir=settings.pg_bindir)
+    sized = server_settings(settings.pg_settings)  # from this machine's memory, then the user's
+    return EmbeddedServer(settings.home, bindir=settings.pg_bindir, settings=sized)
 
 
 def search_path(schema: str) -> str:

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -35,6 +35,7 @@ from psycopg import sql
 
 from retweetctl.config import DEFAULT_SCHEMA
 from retweetctl.errors import ConfigError, UnavailableError
+from retweetctl.server_settings import server_settings
 
 DATABASE_NAME = "retweetctl"
 SUPERUSER = "postgres"
@@ -107,8 +108,13 @@ def _has_server_binaries(path: Path) -> bool:
 class EmbeddedServer:
     """A PostgreSQL cluster under `home/postgres`, started on demand and left running."""
 
-    def __init__(self, home: Path, bindir: Path | None = None) -> None:
+    def __init__(
+        self, home: Path, bindir: Path | None = None, settings: Mapping[str, str] | None = None
+    ) -> None:
+        """settings: server settings written at each start; None sizes them from this machine
+        (retweetctl.server_settings), {} leaves PostgreSQL's defaults."""
         self.home = home.expanduser().absolute()
+        self.settings = dict(server_settings(None) if settings is None else settings)
         self.root = self.home / "postgres"
         self.data_dir = self.root / "data"
         self.log_file = self.root / "server.log"
@@ -126,6 +132,8 @@ class EmbeddedServer:
     def ensure_running(self) -> str:
         """Create and start the cluster if needed; return the URL of its database."""
         if self._ready_pid() is not None and self._database_marker.exists():
+            if self._server_conf() != self._read_server_conf():
+                self._apply_settings()
             return self.url()
         with self._locked():
             self._prepare_root()
@@ -255,10 +263,9 @@ class EmbeddedServer:
             conf.write("include_if_exists = 'retweetctl.conf'\n")
         scratch.rename(self.data_dir)
 
-    def _write_server_conf(self) -> None:
+    def _server_conf(self) -> str:
         socket_dir = str(self.socket_dir()).replace("'", "''")
-        conf = self.data_dir / "retweetctl.conf"
-        conf.write_text(
+        return (
             "listen_addresses = ''\n"
             f"port = {PORT}\n"
             f"unix_socket_directories = '{socket_dir}'\n"
@@ -268,10 +275,31 @@ class EmbeddedServer:
             # After a crash, sync the file system once instead of fsyncing every file:
             # seconds faster to come back after kill -9 (syncfs exists on Linux only).
             + ("recovery_init_sync_method = syncfs\n" if sys.platform.startswith("linux") else "")
+            + "# sized for bulk work (retweetctl.server_settings; override: RETWEETCTL_PG_SETTINGS)\n"
+            + "".join(f"{name} = '{value}'\n" for name, value in sorted(self.settings.items()))
         )
+
+    def _read_server_conf(self) -> str | None:
+        try:
+            return (self.data_dir / "retweetctl.conf").read_text()
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    def _write_server_conf(self) -> None:
+        conf = self.data_dir / "retweetctl.conf"
+        conf.write_text(self._server_conf())
         if os.geteuid() == 0:
             uid, gid = self._account()
             os.chown(conf, uid, gid)
+
+    def _apply_settings(self) -> None:
+        """New settings for a running server: reloaded now; shared_buffers at its next start."""
+        with self._locked():
+            if self._server_conf() == self._read_server_conf():
+                return
+            self._write_server_conf()
+            if self._ready_pid() is not None:
+                self._run("pg_ctl", "reload", "-D", str(self.data_dir), "-s", check=False)
 
     def _start_if_needed(self) -> None:
         deadline = time.monotonic() + RESTART_GRACE_SECONDS

@@ -10,17 +10,15 @@ that one order, so a load beside fetches cannot deadlock).
 
 from __future__ import annotations
 
-import io
 import os
 import stat
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any
 
 import psycopg
 from psycopg.pq import TransactionStatus
@@ -28,11 +26,15 @@ from psycopg.pq import TransactionStatus
 from retweetctl.database import Connection
 from retweetctl.errors import DataError, NoInputError, RetweetctlError, UsageError
 from retweetctl.ingest import Retweet, Row, StagingBatch, User
+from retweetctl.inputs import Input, open_input
+from retweetctl.jsonl_workers import parallel_blocks
+from retweetctl.parallel import worker_count
 from retweetctl.queries import load as sql
 from retweetctl.readers import (
     AUTHOR_UNKNOWN,
     SNIFF_BYTES,
     Format,
+    JsonlReader,
     Parsed,
     Reject,
     UnusableInput,
@@ -51,14 +53,16 @@ USER_CHUNK = 50_000
 # Tweet -> author pairs remembered from this file's rows for its retweeted_by pages
 # (about 8 MB at most; forgotten all at once when full, then the database is asked).
 AUTHOR_CACHE_MAX = 50_000
-READ_BUFFER_BYTES = 1 << 20
 # A row's tweet and author, taken in C for the tweet -> author cache.
 _TWEET_ID = itemgetter(0)
 _AUTHOR_ID = itemgetter(2)
 # Marks a tweet whose author the database did not know either.
 UNKNOWN = 0
 
+# (input name, its size on disk or None) -> a callable taking the bytes read so far
 ProgressFactory = Callable[[str, int | None], Callable[[int], None] | None]
+# (input name, rows staged) when the merge of an input starts
+MergeListener = Callable[[str, int], None]
 
 
 @dataclass
@@ -215,6 +219,7 @@ def load_files(
     progress: ProgressFactory | None = None,
     stdin: IO[bytes] | None = None,
     rejects_dir: Path | None = None,
+    on_merge: MergeListener | None = None,
 ) -> LoadReport:
     """Load each input in its own transaction (all in one with strict); LoadAborted on a stop."""
     options = options or LoadOptions()
@@ -223,11 +228,12 @@ def load_files(
     if conn.info.transaction_status == TransactionStatus.INTRANS:
         conn.commit()  # so each file's transaction below really commits
     sink = RejectsSink(options.rejects, rejects_dir or Path.cwd())
-    loader = _FileLoader(conn, options, forced, sink, progress)
+    loader = _FileLoader(conn, options, forced, sink, progress, on_merge)
     with run_audit(conn, "load") as audit:
         try:
             check_inputs(names)
             _check_rejects_is_no_input(options.rejects, names)
+            _check_contents(names)
             with conn.transaction() if options.strict else nullcontext():
                 for name in names:
                     result = LoadResult(input=name)
@@ -274,38 +280,29 @@ class _FileLoader:
         forced: Format | None,
         sink: RejectsSink,
         progress: ProgressFactory | None,
+        on_merge: MergeListener | None = None,
     ) -> None:
         self.conn = conn
         self.options = options
         self.forced = forced
         self.sink = sink
         self.progress = progress
+        self.on_merge = on_merge
         self.users_table_ready = False
 
     def load(self, name: str, result: LoadResult, stdin: IO[bytes] | None) -> None:
-        with ExitStack() as stack:
-            if name == STDIN:
-                stream = _peekable(stdin if stdin is not None else sys.stdin.buffer)
-                size = None
-            else:
-                try:
-                    stream = stack.enter_context(open(name, "rb", buffering=READ_BUFFER_BYTES))
-                    size = os.fstat(stream.fileno()).st_size
-                except OSError as exc:
-                    raise NoInputError(f"cannot read {name}: {exc.strerror or exc}") from None
-            head = _peek(stream)
-            try:
-                detected = detect(head, name)
-            except UnusableInput as exc:
-                raise DataError(str(exc)) from None
+        with open_input(name, stdin) as source:
+            detected = _detect(source)
             if detected is None:
                 result.note = "empty: nothing to load"
                 result.committed = not self.options.strict
                 return
             fmt = self.forced or detected
             result.format = fmt.value
-            on_progress = self.progress(name, size) if self.progress is not None else None
-            reader = open_reader(stream, name, fmt, self._on_reject(result), on_progress)
+            on_progress = self._on_progress(name, source)
+            reader = open_reader(source.stream, name, fmt, self._on_reject(result), on_progress)
+            if isinstance(reader, JsonlReader) and worker_count() > 1:
+                reader.blocks = parallel_blocks  # parse in workers once the input is large
             with self.conn.transaction():
                 self.users_table_ready = False  # a rolled-back file takes the temp table with it
                 batch = StagingBatch(self.conn, bulk=True)
@@ -315,10 +312,20 @@ class _FileLoader:
                     raise DataError(str(exc)) from None
                 result.records = reader.records
                 result.users += self._upsert_users()
+                if self.on_merge is not None:
+                    self.on_merge(name, batch.seen)
                 merged = batch.merge()
             result.seen, result.added = merged.seen, merged.added
+            _fail_if_all_rejected(result)
         # with strict, this file's transaction is a savepoint: committed only with the last file
         result.committed = not self.options.strict
+
+    def _on_progress(self, name: str, source: Input) -> Callable[[int], None] | None:
+        """The readers report decompressed bytes; the bar moves on the bytes read from disk."""
+        advance = self.progress(name, source.size) if self.progress is not None else None
+        if advance is None:
+            return None
+        return lambda _decompressed: advance(source.consumed())
 
     def _on_reject(self, result: LoadResult) -> Callable[[Reject], None]:
         def on_reject(reject: Reject) -> None:
@@ -418,12 +425,25 @@ class _FileLoader:
         return written
 
 
-def _peekable(stream: IO[bytes]) -> IO[bytes]:
-    if hasattr(stream, "peek"):
-        return stream
-    return io.BufferedReader(cast(io.RawIOBase, stream), READ_BUFFER_BYTES)
+def _detect(source: Input) -> Format | None:
+    """The format from the decompressed start (None: empty); DataError for a binary input."""
+    try:
+        return detect(source.peek(SNIFF_BYTES), source.name)
+    except UnusableInput as exc:
+        raise DataError(str(exc)) from None
 
 
-def _peek(stream: IO[bytes]) -> bytes:
-    head: bytes = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]  # type: ignore[attr-defined]
-    return head
+def _check_contents(names: Sequence[str]) -> None:
+    """Refuse a binary input (exit 65) before any input is loaded; stdin is checked at its turn."""
+    for name in names:
+        if name != STDIN and stat.S_ISREG(os.stat(name).st_mode):
+            with open_input(name) as source:
+                _detect(source)
+
+
+def _fail_if_all_rejected(result: LoadResult) -> None:
+    rejected = sum(result.rejected.values())
+    if result.records and rejected == result.records:
+        raise DataError(
+            f"{result.input}: all {rejected} records were rejected (see {result.rejects_file})"
+        )

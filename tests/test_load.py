@@ -319,23 +319,27 @@ def test_a_file_vanishing_mid_run_keeps_the_committed_ones(
     assert count(conn, "SELECT count(*) FROM fetch_runs WHERE status = 'failed'") == 1
 
 
-@pytest.mark.parametrize(
-    ("name", "message", "code"),
-    [
-        ("binary.dat", "looks binary", ExitCode.DATA_ERROR),
-        ("compressed.jsonl.gz", "gzip-compressed", ExitCode.DATA_ERROR),
-        ("no_header.csv", "missing: tweet_id, retweeter_id, author_id", ExitCode.DATA_ERROR),
-    ],
-)
-def test_unusable_files_stop_the_run_after_the_committed_ones(
-    name: str, message: str, code: ExitCode, conn: Connection, tmp_path: Path
+def test_a_file_without_the_csv_header_stops_the_run_after_the_committed_ones(
+    conn: Connection, tmp_path: Path
 ) -> None:
+    names = [TWARC / "two_tweets.jsonl", BAD / "no_header.csv", TWARC / "brexit.jsonl"]
     with pytest.raises(LoadAborted) as caught:
-        load(conn, [TWARC / "two_tweets.jsonl", BAD / name, TWARC / "brexit.jsonl"], tmp_path)
-    assert caught.value.exit_code == code
-    assert message in caught.value.message
+        load(conn, names, tmp_path)
+    assert caught.value.exit_code == ExitCode.DATA_ERROR
+    assert "missing: tweet_id, retweeter_id, author_id" in caught.value.message
     assert [r.committed for r in caught.value.report.files] == [True, False]
     assert table(conn) == walk_capture(TWARC / "two_tweets.jsonl")[1]
+
+
+def test_a_binary_file_is_refused_before_anything_is_loaded(
+    conn: Connection, tmp_path: Path
+) -> None:
+    with pytest.raises(LoadAborted) as caught:
+        load(conn, [TWARC / "two_tweets.jsonl", BAD / "binary.dat"], tmp_path)
+    assert caught.value.exit_code == ExitCode.DATA_ERROR
+    assert "binary.dat looks binary" in caught.value.message
+    assert caught.value.report.files == []
+    assert table(conn) == set()
 
 
 def test_an_empty_file_says_so(conn: Connection, tmp_path: Path) -> None:
@@ -411,8 +415,11 @@ def test_stdin(conn: Connection, tmp_path: Path) -> None:
 
 
 def test_format_option_overrides_sniffing(conn: Connection, tmp_path: Path) -> None:
-    result = load(conn, [BAD / "bad_rows.csv"], tmp_path, format="twarc").files[0]
-    assert result.seen == 0 and sum(result.rejected.values()) == 18  # no line is JSON
+    with pytest.raises(LoadAborted, match="all 18 records were rejected") as caught:
+        load(conn, [BAD / "bad_rows.csv"], tmp_path, format="twarc")
+    assert caught.value.exit_code == ExitCode.DATA_ERROR  # no line is JSON: a failure
+    result = caught.value.report.files[0]
+    assert result.seen == 0 and sum(result.rejected.values()) == 18
 
 
 def test_each_run_leaves_an_audit_row(conn: Connection, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -106,11 +107,36 @@ def test_missing_file_exits_66_and_loads_nothing(run, tmp_path: Path) -> None:  
     assert json.loads(again.stdout)["files"][0]["added"] > 0  # so nothing was stored before
 
 
-def test_binary_file_names_the_committed_files(run) -> None:  # type: ignore[no-untyped-def]
+def test_binary_file_is_refused_before_anything_is_loaded(run) -> None:  # type: ignore[no-untyped-def]
     result = run(str(TWARC / "two_tweets.jsonl"), str(BAD / "binary.dat"))
     assert result.exit_code == ExitCode.DATA_ERROR
-    assert "binary.dat looks binary" in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f"retweetctl: error: {BAD / 'binary.dat'} looks binary (control bytes near its start), "
+        "not JSONL or CSV"
+    )
+    assert "from 0 committed file(s); nothing was loaded" in result.stdout
+
+
+def test_compressed_file_loads_like_the_plain_one(run) -> None:  # type: ignore[no-untyped-def]
+    compressed = run("--json", str(BAD / "compressed.jsonl.gz"))
+    assert compressed.exit_code == ExitCode.OK, compressed.stderr
+    assert json.loads(compressed.stdout)["files"][0]["added"] == 1
+    again = run("--json", "-", input=gzip.decompress((BAD / "compressed.jsonl.gz").read_bytes()))
+    assert (json.loads(again.stdout)["files"][0]["seen"], again.exit_code) == (1, 0)
+    assert json.loads(again.stdout)["files"][0]["added"] == 0  # the same row: stored by the first
+
+
+def test_a_file_whose_every_line_is_rejected_exits_65(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "all_bad.jsonl"
+    bad.write_bytes(b'{"data": [\n[1, 2]\n\n{"hello": "world"}\n')
+    result = run(str(TWARC / "two_tweets.jsonl"), str(bad))
+    assert result.exit_code == ExitCode.DATA_ERROR
+    assert result.stderr.splitlines()[-1] == (
+        f"retweetctl: error: {bad}: all 3 records were rejected "
+        f"(see {tmp_path / 'all_bad.jsonl.rejects.jsonl'})"
+    )
     assert f"from 1 committed file(s): {TWARC / 'two_tweets.jsonl'}" in result.stdout
+    assert len((tmp_path / "all_bad.jsonl.rejects.jsonl").read_text().splitlines()) == 3
 
 
 def test_stdin_and_quiet(run) -> None:  # type: ignore[no-untyped-def]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,7 +20,6 @@ from retweetctl.load import (
     LoadOptions,
     LoadReport,
     LoadResult,
-    ProgressFactory,
     load_files,
 )
 from retweetctl.readers import Format, parse_id
@@ -29,6 +28,9 @@ from retweetctl.readers import Format, parse_id
 FormatChoice = Enum(  # type: ignore[misc]
     "FormatChoice", [("AUTO", "auto"), *((fmt.name, fmt.value) for fmt in Format)]
 )
+
+if TYPE_CHECKING:
+    from retweetctl.commands.load_progress import LoadProgress
 
 
 def command(
@@ -84,9 +86,15 @@ def command(
 
             (author_id,) = resolve_users(conn, [author])
         options = LoadOptions(format=forced, strict=strict, author=author_id, rejects=rejects)
-        with _progress(show_progress) as progress:
+        with _progress(show_progress) as bar:
             try:
-                report = load_files(conn, files, options, progress=progress)
+                report = load_files(
+                    conn,
+                    files,
+                    options,
+                    progress=bar.for_file if bar is not None else None,
+                    on_merge=bar.merging if bar is not None else None,
+                )
             except LoadAborted as aborted:
                 if not quiet:
                     _print_report(aborted.report, as_json, error=aborted.message)
@@ -99,41 +107,16 @@ def command(
 
 
 @contextmanager
-def _progress(enabled: bool) -> Iterator[ProgressFactory | None]:
-    """A byte-count progress bar on stderr, one task per file (only on a terminal)."""
+def _progress(enabled: bool) -> Iterator[LoadProgress | None]:
+    """The run's progress bar on stderr, only on a terminal."""
     if not enabled:
         yield None
         return
     # imported here: a tenth of a second of startup that scripts and cron never need
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
+    from retweetctl.commands.load_progress import LoadProgress
 
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=stderr_console,
-        transient=True,
-    )
-
-    def for_file(name: str, size: int | None) -> Callable[[int], None]:
-        task = bar.add_task(Path(name).name if name != "-" else "stdin", total=size)
-
-        def advance(done: int) -> None:
-            bar.update(task, completed=done)
-
-        return advance
-
-    with bar:
-        yield for_file
+    with LoadProgress(stderr_console) as bar:
+        yield bar
 
 
 def _reasons(counts: Counter[str]) -> str:

@@ -1,0 +1,422 @@
+"""load's inputs: compressed files and stdin, the parse in worker processes, the progress bar."""
+
+from __future__ import annotations
+
+import bz2
+import functools
+import gzip
+import io
+import json
+import lzma
+import os
+import pty
+import select
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zstandard
+
+from retweetctl import parallel
+from retweetctl.database import Connection
+from retweetctl.errors import ExitCode
+from retweetctl.ingest import StagingBatch
+from retweetctl.inputs import Compression, CorruptInput, open_input
+from retweetctl.jsonl_workers import parallel_blocks, parse_chunk
+from retweetctl.load import LoadAborted, LoadReport, load_files
+from retweetctl.parallel import Chunk, WorkerDied, chunks, parse_stream
+from retweetctl.readers import AUTHOR_UNKNOWN, JsonlReader, Parsed, Reject
+
+TESTS = Path(__file__).resolve().parent
+TWARC = TESTS / "data" / "twarc"
+BAD = TESTS / "data" / "load"
+
+COMPRESSORS: dict[Compression, Callable[[bytes], bytes]] = {
+    Compression.GZIP: gzip.compress,
+    Compression.BZIP2: bz2.compress,
+    Compression.XZ: lzma.compress,
+    Compression.ZSTD: lambda data: zstandard.ZstdCompressor().compress(data),
+}
+
+
+class Trickle(io.RawIOBase):
+    """A pipe that hands over at most `step` bytes per read (magic bytes arrive split)."""
+
+    def __init__(self, data: bytes, step: int = 1) -> None:
+        self.data = data
+        self.step = step
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        size = min(self.step, len(buffer), len(self.data))
+        buffer[:size] = self.data[:size]
+        self.data = self.data[size:]
+        return size
+
+
+def table(conn: Connection) -> set[tuple[Any, ...]]:
+    return set(conn.execute("SELECT tweet_id, retweeter_id, author_id FROM retweets").fetchall())
+
+
+def load(conn: Connection, names: list[Path | str], tmp_path: Path, **kwargs: Any) -> LoadReport:
+    return load_files(conn, [str(n) for n in names], rejects_dir=tmp_path, **kwargs)
+
+
+# -- opening inputs (no database) ---------------------------------------------
+
+
+@pytest.mark.parametrize("kind", list(COMPRESSORS), ids=lambda k: k.value)
+def test_each_compression_is_found_by_its_magic_bytes_not_its_name(
+    kind: Compression, tmp_path: Path
+) -> None:
+    plain = (TWARC / "2sets.jsonl").read_bytes()
+    path = tmp_path / "capture.jsonl"  # no telling suffix
+    path.write_bytes(COMPRESSORS[kind](plain))
+    seen: list[int] = []
+    with open_input(str(path)) as source:
+        assert source.compression is kind
+        assert source.size == path.stat().st_size
+        for line in source.stream:
+            assert line
+            seen.append(source.consumed())
+    assert seen == sorted(seen) and seen[-1] == path.stat().st_size
+    with open_input(str(path)) as source:
+        data_back = source.stream.read()
+    assert data_back == plain
+
+
+def test_a_plain_file_named_gz_is_read_as_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "not really.jsonl.gz"
+    path.write_bytes((TWARC / "brexit.jsonl").read_bytes())
+    with open_input(str(path)) as source:
+        assert source.compression is Compression.NONE
+        assert source.stream.read() == path.read_bytes()
+
+
+@pytest.mark.parametrize("kind", list(COMPRESSORS), ids=lambda k: k.value)
+def test_stdin_compressed_through_a_trickling_pipe(kind: Compression) -> None:
+    plain = (TWARC / "brexit.jsonl").read_bytes()
+    packed = COMPRESSORS[kind](plain)
+    with open_input("-", io.BufferedReader(Trickle(packed), 7)) as source:
+        assert (source.compression, source.size) == (kind, None)
+        assert source.stream.read() == plain
+        assert source.consumed() == len(packed)
+
+
+@pytest.mark.parametrize("kind", list(COMPRESSORS), ids=lambda k: k.value)
+def test_a_truncated_compressed_file_is_corrupt_not_short(
+    kind: Compression, tmp_path: Path
+) -> None:
+    packed = COMPRESSORS[kind]((TWARC / "brexit.jsonl").read_bytes())
+    path = tmp_path / "cut"
+    path.write_bytes(packed[: len(packed) // 2])
+    with open_input(str(path)) as source, pytest.raises(CorruptInput) as caught:
+        source.stream.read()
+    assert caught.value.exit_code == ExitCode.DATA_ERROR
+    assert caught.value.message.startswith(f"{path}: corrupt {kind.value} data (")
+
+
+# -- chunks and workers (real worker processes, no database) -------------------
+
+
+def test_chunks_end_on_line_ends_and_number_their_first_line() -> None:
+    data = b"".join(b"%d %s\n" % (n, b"x" * (n % 7)) for n in range(1, 501)) + b"last"
+    got = list(chunks(io.BytesIO(data), chunk_bytes=64))
+    assert b"".join(c.data for c in got) == data
+    for chunk in got:
+        assert chunk.data.split(b" ", 1)[0] == b"%d" % chunk.first_line or chunk.data == b"last"
+        assert chunk.data.endswith(b"\n") or chunk is got[-1]
+
+
+def count_pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The worker count of each pool parallel.ordered_map starts (the real pool runs)."""
+    pools: list[int] = []
+    real_map = parallel.ordered_map
+
+    def spy(*args: Any) -> Any:
+        pools.append(args[2])
+        return real_map(*args)
+
+    monkeypatch.setattr(parallel, "ordered_map", spy)
+    return pools
+
+
+def runs(parsed: list[Parsed]) -> list[Parsed]:
+    """Records as one block would group them: runs of lines merged, a retweeted_by page alone."""
+    out: list[Parsed] = []
+    current: Parsed | None = None
+    for item in parsed:
+        if item.retweeted_by is not None:
+            out.append(item)
+            current = None
+            continue
+        if current is None:
+            current = Parsed()
+            out.append(current)
+        current.extend(item)
+    return out
+
+
+def test_workers_give_the_lines_and_rejects_of_the_serial_reader(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = (BAD / "bad_lines.jsonl").read_bytes() * 3 + (TWARC / "2sets.jsonl").read_bytes()
+    serial: list[Reject] = []
+    expected = list(JsonlReader(io.BytesIO(data), "in", serial.append).lines())
+    monkeypatch.setenv(parallel.WORKERS_ENV, "2")
+    monkeypatch.setattr(parallel, "SERIAL_BYTES", 0)  # every chunk goes to a worker
+    monkeypatch.setattr(parallel, "CHUNK_BYTES", 4096)
+    pools = count_pools(monkeypatch)
+    rejects: list[Reject] = []
+    reader = JsonlReader(io.BytesIO(data), "in", rejects.append, blocks=parallel_blocks)
+    got = list(reader.lines())
+    assert pools == [2]
+    assert len(got) > len(expected)  # blocks of 4 KB: the same records in more, smaller runs
+    assert runs(got) == runs(expected)
+    assert rejects == serial and len(rejects) == 39
+    assert reader.records == sum(1 for line in data.splitlines() if line.strip())
+
+
+def test_results_come_back_in_input_order_from_several_workers() -> None:
+    page = (
+        b'{"data": [{"id": "9%d", "author_id": "7", "referenced_tweets": '
+        b'[{"type": "retweeted", "id": "%d"}]}], '
+        b'"includes": {"tweets": [{"id": "%d", "author_id": "5"}]}}\n'
+    )
+    lines = b"".join(page % (n, n, n) for n in range(1, 2001))
+    results = list(
+        parse_stream(
+            io.BytesIO(lines),
+            functools.partial(parse_chunk, "in"),
+            workers=2,
+            serial_bytes=0,
+            chunk_bytes=4096,
+        )
+    )
+    assert len(results) > 20  # many chunks, so many chances to come back out of order
+    assert sum(r.size for r in results) == len(lines)
+    assert sum(r.records for r in results) == 2000
+    tweets = [row[0] for r in results for parsed in r.parsed for row in parsed.rows]
+    assert tweets == list(range(1, 2001))
+
+
+def test_corrupt_data_met_while_reading_ahead_reaches_the_caller(tmp_path: Path) -> None:
+    packed = gzip.compress((TWARC / "2sets.jsonl").read_bytes() * 4)
+    path = tmp_path / "cut.gz"
+    path.write_bytes(packed[: len(packed) // 2])
+    with open_input(str(path)) as source, pytest.raises(CorruptInput, match="cut.gz: corrupt gzip"):
+        for _ in parse_stream(
+            source.stream,
+            functools.partial(parse_chunk, "cut.gz"),
+            workers=2,
+            serial_bytes=0,
+            chunk_bytes=65536,
+        ):
+            pass
+
+
+def die_on_marker(chunk: Chunk) -> int:
+    """A parse that kills its worker process at the chunk holding b'DIE' (runs in a worker)."""
+    if b"DIE" in chunk.data:
+        os._exit(9)
+    return chunk.first_line
+
+
+def test_a_worker_that_dies_stops_the_input_with_exit_75() -> None:
+    data = b"".join(b"line %d\n" % n for n in range(300)) + b"DIE\n" + b"more\n" * 100
+    results: list[int] = []
+    with pytest.raises(WorkerDied, match="a parse worker process died") as caught:
+        for first in parse_stream(
+            io.BytesIO(data), die_on_marker, workers=2, serial_bytes=0, chunk_bytes=256
+        ):
+            results.append(first)
+    assert caught.value.exit_code == ExitCode.TEMPORARY
+    assert results == sorted(results) and results[-1] < 301  # nothing after the dead chunk
+
+
+@pytest.mark.parametrize(("load", "expected"), [(0.1, 2), (0.8, 1), (12.0, 1)])
+def test_workers_default_to_the_cores_the_load_leaves_idle(
+    load: float, expected: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(parallel.WORKERS_ENV, raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    assert parallel.worker_count() == expected
+
+
+def test_a_bad_worker_count_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(parallel.WORKERS_ENV, "many")
+    with pytest.raises(parallel.ConfigError, match="RETWEETCTL_LOAD_WORKERS must be"):
+        parallel.worker_count()
+    monkeypatch.setenv(parallel.WORKERS_ENV, "3")
+    assert parallel.worker_count() == 3
+
+
+# -- loading (a real PostgreSQL) -------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", list(COMPRESSORS), ids=lambda k: k.value)
+def test_a_compressed_capture_loads_the_rows_of_the_plain_one(
+    kind: Compression, conn: Connection, db_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "withheld.jsonl.packed"
+    path.write_bytes(COMPRESSORS[kind]((TWARC / "withheld.jsonl").read_bytes()))
+    sizes: list[tuple[int | None, int]] = []
+
+    def progress(name: str, size: int | None) -> Callable[[int], None]:
+        return lambda done: sizes.append((size, done))
+
+    result = load(conn, [path], tmp_path, progress=progress).files[0]
+    assert result.format == "twarc" and result.committed
+    loaded = table(conn)
+    conn.execute("TRUNCATE retweets")
+    conn.commit()
+    plain = load(conn, [TWARC / "withheld.jsonl"], tmp_path).files[0]
+    assert loaded == table(conn) and len(loaded) == plain.added > 0
+    assert (result.seen, result.skipped) == (plain.seen, plain.skipped)
+    assert sizes[-1] == (path.stat().st_size, path.stat().st_size)  # compressed bytes
+
+
+def test_a_corrupt_compressed_file_rolls_back_alone_and_exits_65(
+    conn: Connection, tmp_path: Path
+) -> None:
+    packed = gzip.compress((TWARC / "2sets.jsonl").read_bytes() * 4)  # 3 MB of pages
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(packed[: len(packed) * 2 // 3])  # its start looks fine: the end is missing
+    with pytest.raises(LoadAborted) as caught:
+        load(conn, [TWARC / "two_tweets.jsonl", cut, TWARC / "brexit.jsonl"], tmp_path)
+    assert caught.value.exit_code == ExitCode.DATA_ERROR
+    assert caught.value.message == f"{cut}: corrupt gzip data (it ends too early: truncated?)"
+    assert [r.committed for r in caught.value.report.files] == [True, False]
+    assert len(table(conn)) == 1  # two_tweets.jsonl's one retweet, nothing of cut.jsonl.gz
+
+
+def test_a_compressed_binary_file_is_refused_before_anything_is_loaded(
+    conn: Connection, tmp_path: Path
+) -> None:
+    path = tmp_path / "noise.zst"
+    path.write_bytes(COMPRESSORS[Compression.ZSTD]((BAD / "binary.dat").read_bytes()))
+    with pytest.raises(LoadAborted, match="noise.zst looks binary") as caught:
+        load(conn, [TWARC / "brexit.jsonl", path], tmp_path)
+    assert caught.value.exit_code == ExitCode.DATA_ERROR
+    assert caught.value.report.files == [] and table(conn) == set()
+
+
+def test_workers_resolve_authors_from_earlier_lines_across_chunks(
+    conn: Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page that names tweet 500's author is in one chunk, its retweeted_by pages in later ones."""
+    page = {
+        "data": [
+            {
+                "id": "1",
+                "author_id": "30",
+                "referenced_tweets": [{"type": "retweeted", "id": "500"}],
+            }
+        ],
+        "includes": {"tweets": [{"id": "500", "author_id": "5"}]},
+    }
+    filler = (TWARC / "kpop.jsonl").read_bytes()  # bigger than a chunk below
+    path = tmp_path / "mixed.jsonl.gz"
+    path.write_bytes(
+        gzip.compress(
+            json.dumps(page).encode() + b"\n" + filler + (BAD / "retweeted_by.jsonl").read_bytes()
+        )
+    )
+    monkeypatch.setattr(parallel, "SERIAL_BYTES", 0)
+    monkeypatch.setattr(parallel, "CHUNK_BYTES", 64 * 1024)
+    monkeypatch.setenv(parallel.WORKERS_ENV, "2")
+    pools = count_pools(monkeypatch)
+    result = load(conn, [path], tmp_path).files[0]
+    assert pools == [2]  # the parse ran in two worker processes
+    assert result.skipped[AUTHOR_UNKNOWN] == 2  # tweet 600's author is nowhere
+    assert {(500, 30, 5), (500, 21, 5), (500, 22, 5)} <= table(conn)
+
+
+def test_the_parse_in_workers_keeps_one_copy_per_file_and_the_same_rows(
+    conn: Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "captures.jsonl"
+    path.write_bytes(b"".join((TWARC / n).read_bytes() for n in ("2sets.jsonl", "kpop.jsonl")))
+    copies: list[int] = []
+    real_copy = StagingBatch.copy
+
+    def counting_copy(self: StagingBatch, rows: Any) -> Any:
+        copies.append(1)
+        return real_copy(self, rows)
+
+    monkeypatch.setattr(StagingBatch, "copy", counting_copy)
+    monkeypatch.setenv(parallel.WORKERS_ENV, "1")
+    serial = load(conn, [path], tmp_path).files[0]
+    serial_copies, loaded = len(copies), table(conn)
+    conn.execute("TRUNCATE retweets, users")
+    conn.commit()
+    copies.clear()
+    monkeypatch.setenv(parallel.WORKERS_ENV, "2")
+    monkeypatch.setattr(parallel, "SERIAL_BYTES", 0)
+    monkeypatch.setattr(parallel, "CHUNK_BYTES", 4096)  # a chunk a line, all in workers
+    pools = count_pools(monkeypatch)
+    workers = load(conn, [path], tmp_path).files[0]
+    assert pools == [2]
+    assert serial_copies == len(copies) == 1  # one COPY a file, wherever the parse ran
+    assert table(conn) == loaded and len(loaded) > 0
+    assert (workers.records, workers.seen, workers.added, workers.users, workers.skipped) == (
+        serial.records,
+        serial.seen,
+        serial.added,
+        serial.users,
+        serial.skipped,
+    )
+
+
+# -- the command under a terminal ------------------------------------------------
+
+
+def run_in_terminal(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
+    """`retweetctl ARGS` with stderr on a pseudo-terminal: exit code, stdout, terminal bytes."""
+    master, slave = pty.openpty()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "retweetctl", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env={**env, "COLUMNS": "120", "TERM": "xterm"},
+        cwd=cwd,
+    )
+    os.close(slave)
+    screen = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if ready:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            screen += data
+        elif child.poll() is not None:
+            break
+    os.close(master)
+    assert child.stdout is not None
+    stdout = child.stdout.read().decode()
+    return child.wait(timeout=60), stdout, screen.decode(errors="replace")
+
+
+def test_the_bar_shows_bytes_then_the_merge_under_a_terminal(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "brexit.jsonl.xz"
+    path.write_bytes(lzma.compress((TWARC / "brexit.jsonl").read_bytes()))
+    code, stdout, screen = run_in_terminal(["load", str(path)], cli_env, tmp_path)
+    assert code == ExitCode.OK, screen
+    assert stdout.startswith(f"{path}: 67 of 67 records added")
+    reading = screen.index("brexit.jsonl.xz ")
+    merging = screen.index("brexit.jsonl.xz: merging 67 rows…")
+    assert reading < merging
+    assert f"/{path.stat().st_size / 1000:.1f} kB" in screen[:merging]  # the compressed size
