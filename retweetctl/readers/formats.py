@@ -61,9 +61,8 @@ def detect(head: bytes, name: str) -> Format | None:
     if not head.strip():
         return None
     if head.startswith(GZIP_MAGIC):
-        raise UnusableInput(
-            f"{name} is gzip-compressed; decompress it first, e.g. zcat {name} | retweetctl load -"
-        )
+        # load decompresses one layer (retweetctl/inputs.py): this is gzip inside gzip
+        raise UnusableInput(f"{name} is compressed twice (gzip inside its compression)")
     if _control_share(head) > BINARY_CONTROL_SHARE:
         raise UnusableInput(f"{name} looks binary (control bytes near its start), not JSONL or CSV")
     if head.lstrip(codecs.BOM_UTF8 + b" \t\r\n").startswith(b"{"):
