@@ -298,8 +298,13 @@ def load_files(
 
 
 def _rereadable(name: str) -> bool:
-    """A regular file: opened again from its start for a retry (stdin and pipes are drained)."""
-    return name != STDIN and stat.S_ISREG(os.stat(name).st_mode)
+    """A regular file: opened again from its start for a retry (stdin and pipes are drained).
+
+    A file gone since check_inputs is not: its load then fails as any vanished input does."""
+    try:
+        return name != STDIN and stat.S_ISREG(os.stat(name).st_mode)
+    except OSError:
+        return False
 
 
 def _load_retrying(
