@@ -9,6 +9,7 @@ import pytest
 
 from retweetctl.aggregate import catch_up, check
 from retweetctl.database import Connection
+from tests.terminal import run_on_terminal
 
 ROWS = 120_000
 
@@ -82,37 +83,12 @@ def test_load_leaves_nothing_for_the_next_matrix(
 def test_on_a_terminal_the_catch_up_shows_a_progress_bar(
     db_url: str, cli_env: dict[str, str], tmp_path: Path
 ) -> None:
-    import os
-    import pty
-    import select
-    import subprocess
-    import sys
-
     generate(db_url, ROWS)
-    main, child = pty.openpty()
     stdout = tmp_path / "edges.csv"
     with stdout.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "retweetctl", "matrix", "-f", "edges"],
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=child,
-            env={**cli_env, "TERM": "xterm-256color", "COLUMNS": "80"},
-        )
-    os.close(child)
-    seen = b""
-    while True:
-        ready, _, _ = select.select([main], [], [], 60)
-        assert ready, "no output on the terminal within 60 s"
-        try:
-            data = os.read(main, 65536)
-        except OSError:  # EIO: the command closed its end
-            break
-        if not data:
-            break
-        seen += data
-    os.close(main)
-    assert process.wait(timeout=60) == 0
+        run = run_on_terminal(["matrix", "-f", "edges"], cli_env, on="stderr", stdout=sink)
+    assert run.exit_code == 0
+    seen = run.screen
     out = stdout.read_bytes()
     text = seen.decode("utf-8", "replace")
     assert f"updating the matrix: {ROWS:,} new rows…" in text

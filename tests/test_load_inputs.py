@@ -9,10 +9,6 @@ import io
 import json
 import lzma
 import os
-import pty
-import select
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +25,7 @@ from retweetctl.jsonl_workers import parallel_blocks, parse_chunk
 from retweetctl.load import LoadAborted, LoadReport, load_files
 from retweetctl.parallel import Chunk, WorkerDied, chunks, parse_stream
 from retweetctl.readers import AUTHOR_UNKNOWN, JsonlReader, Parsed, Reject
+from tests.terminal import run_on_terminal
 
 TESTS = Path(__file__).resolve().parent
 TWARC = TESTS / "data" / "twarc"
@@ -379,33 +376,8 @@ def test_the_parse_in_workers_keeps_one_copy_per_file_and_the_same_rows(
 
 def run_in_terminal(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
     """`retweetctl ARGS` with stderr on a pseudo-terminal: exit code, stdout, terminal bytes."""
-    master, slave = pty.openpty()
-    child = subprocess.Popen(
-        [sys.executable, "-m", "retweetctl", *args],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=slave,
-        env={**env, "COLUMNS": "120", "TERM": "xterm"},
-        cwd=cwd,
-    )
-    os.close(slave)
-    screen = b""
-    while True:
-        ready, _, _ = select.select([master], [], [], 0.2)
-        if ready:
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not data:
-                break
-            screen += data
-        elif child.poll() is not None:
-            break
-    os.close(master)
-    assert child.stdout is not None
-    stdout = child.stdout.read().decode()
-    return child.wait(timeout=60), stdout, screen.decode(errors="replace")
+    run = run_on_terminal(args, {**env, "TERM": "xterm"}, on="stderr", columns=120, cwd=cwd)
+    return run.exit_code, run.stdout, run.screen.decode(errors="replace")
 
 
 def test_the_bar_shows_bytes_then_the_merge_under_a_terminal(

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import fcntl
-import os
-import pty
 import re
-import select
-import struct
 import subprocess
 import sys
-import termios
 from pathlib import Path
 
 import psycopg
 import pytest
+
+from tests.terminal import run_on_terminal
 
 # 25 authors with long usernames and 4- to 5-digit totals; 60 retweeters with long names.
 AUTHORS = 25
@@ -48,34 +44,10 @@ def fill_wide(url: str) -> dict[int, int]:
 
 def run_in_pty(args: list[str], env: dict[str, str], columns: int, **extra: str) -> str:
     """Run `retweetctl ARGS` with stdout on a pseudo-terminal `columns` wide; its output."""
-    main, child = pty.openpty()
-    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
-    env = {**env, "COLUMNS": str(columns), "LINES": "50", "TERM": "xterm-256color"}
-    env.pop("NO_COLOR", None)
-    env.update(extra)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "retweetctl", *args],
-        stdin=child,
-        stdout=child,
-        stderr=subprocess.PIPE,
-        env=env,
-        close_fds=True,
-    )
-    os.close(child)
-    chunks = []
-    while True:
-        ready, _, _ = select.select([main], [], [], 60)
-        assert ready, "no output from the command within 60 s"
-        try:
-            data = os.read(main, 65536)
-        except OSError:  # EIO: the child closed its end
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(main)
-    assert process.wait(timeout=60) == 0, process.stderr.read() if process.stderr else ""
-    return b"".join(chunks).decode("utf-8").replace("\r\n", "\n")
+    env = {k: v for k, v in env.items() if k != "NO_COLOR"} | extra
+    run = run_on_terminal(args, env, on="stdout", columns=columns)
+    assert run.exit_code == 0, run.stderr
+    return run.screen.decode("utf-8").replace("\r\n", "\n")
 
 
 @pytest.mark.parametrize("columns", [80, 200])

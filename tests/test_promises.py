@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import resource
-import select
 import shutil
 import signal
 import stat
@@ -34,6 +32,7 @@ from retweetctl.sandbox import Fault, SandboxServer, SandboxTweet, SandboxUser
 from retweetctl.xapi import ApiFailure, XApi, retry_policy_from_env
 from tests.conftest import CliResult, run_cli, user_env
 from tests.fake_x_api import TOKEN, fake_x, fetch_cli  # noqa: F401 - fixtures
+from tests.terminal import run_on_terminal
 
 Cli = Callable[..., CliResult]
 ALICE = SandboxUser(11, "alice", "Alice")
@@ -274,34 +273,8 @@ def run_on_a_terminal(
 ) -> tuple[int, bytes, str]:
     """Run the CLI with stderr on a pseudo-terminal: its exit code, what the terminal showed,
     and stdout."""
-    master, slave = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "retweetctl", *args],
-        env=dict(env, TERM="xterm-256color"),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=slave,
-        cwd=cwd,
-    )
-    os.close(slave)
-    shown = b""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 0.1)
-        if ready:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # EIO: the terminal's last writer is gone
-                break
-            if not chunk:
-                break
-            shown += chunk
-        elif process.poll() is not None and not ready:
-            break
-    os.close(master)
-    assert process.stdout is not None
-    out = process.stdout.read().decode()
-    return process.wait(timeout=WAIT_SECONDS), shown, out
+    run = run_on_terminal(args, env, on="stderr", columns=int(env.get("COLUMNS", 80)), cwd=cwd)
+    return run.exit_code, run.screen, run.stdout
 
 
 def test_fetch_draws_a_progress_bar_on_a_terminal_only(
