@@ -19,6 +19,7 @@ from typing import Protocol
 
 import psycopg
 
+from retweetctl.conflicts import Notify, retry_conflicts
 from retweetctl.database import Connection
 from retweetctl.errors import ExitCode, UsageError
 from retweetctl.ids import MAX_ID, parse_id_text
@@ -151,8 +152,13 @@ def run_fetch(
     limit: int = DEFAULT_LIMIT,
     force: bool = False,
     progress: Progress | None = None,
+    on_retry: Notify | None = None,
 ) -> FetchResult:
-    """Fetch the retweeters of tweet_ids (and the watch list); return what happened per tweet."""
+    """Fetch the retweeters of tweet_ids (and the watch list); return what happened per tweet.
+
+    A tweet's write transaction that meets a database conflict is retried (conflicts.py);
+    on_retry gets one line per retry.
+    """
     progress = progress or NoProgress()
     conn.commit()  # whatever connect() read; from here on every transaction is explicit
     conn.autocommit = True
@@ -162,7 +168,7 @@ def run_fetch(
     with run_audit(conn, "fetch") as audit:
         result = FetchResult(run_id=audit.id)
         # Tweets named on the command line are always fetched; only --watched ones may be skipped.
-        run = _Run(conn, api, result, limit, force, progress, frozenset(tweet_ids))
+        run = _Run(conn, api, result, limit, force, progress, frozenset(tweet_ids), on_retry)
         run.all(list(ids))
         result.fallback = api.fallback
         # fetch keeps seen/added current tweet by tweet: the audit leaves them as they are.
@@ -181,6 +187,7 @@ class _Run:
     force: bool
     progress: Progress
     named: frozenset[int] = frozenset()
+    on_retry: Notify | None = None
     stopped: ApiFailure | None = None
 
     def all(self, ids: list[int]) -> None:
@@ -236,16 +243,26 @@ class _Run:
                 return
             with PageSpool() as spool:
                 failure, gone = self._receive(info, spool)
-                with self.conn.transaction():
-                    merged = self._write(info, spool)
-                    outcome.seen, outcome.added = merged.seen, merged.added
-                    if gone is not None:
-                        outcome.status, outcome.detail = gone.status, gone.detail
-                    self._mark(info, outcome, complete=failure is None and gone is None)
-                    self.conn.execute(
-                        load("fetch_run_progress"),
-                        {"run_id": self.result.run_id, "seen": merged.seen, "added": merged.added},
-                    )
+
+                def write() -> None:
+                    # One transaction from the spooled pages: a conflict rolls all of it
+                    # back (the run's counters too), and the retry sends the same rows.
+                    with self.conn.transaction():
+                        merged = self._write(info, spool)
+                        outcome.seen, outcome.added = merged.seen, merged.added
+                        if gone is not None:
+                            outcome.status, outcome.detail = gone.status, gone.detail
+                        self._mark(info, outcome, complete=failure is None and gone is None)
+                        self.conn.execute(
+                            load("fetch_run_progress"),
+                            {
+                                "run_id": self.result.run_id,
+                                "seen": merged.seen,
+                                "added": merged.added,
+                            },
+                        )
+
+                retry_conflicts(write, f"tweet {info.id}", self.on_retry)
         finally:
             self._unlock(info.id)
         if failure is not None:

@@ -5,7 +5,9 @@ Each file is one transaction (one StagingBatch): a database error, or
 reader gives Parsed records; their rows stream into COPY, so memory stays flat;
 users are deduplicated per chunk and COPYed into a temporary table between chunks,
 then written to `users` by one upsert in id order (every writer locks users rows in
-that one order, so a load beside fetches cannot deadlock).
+that one order, so a load beside fetches cannot deadlock). A file's transaction
+rolled back by a deadlock or serialization failure (on Citus, possibly a
+distributed one) is read again and retried when the input is a regular file.
 """
 
 from __future__ import annotations
@@ -23,8 +25,15 @@ from typing import IO, Any
 import psycopg
 from psycopg.pq import TransactionStatus
 
+from retweetctl.conflicts import CONFLICTS, Notify, conflict_reason, retry_conflicts
 from retweetctl.database import Connection
-from retweetctl.errors import DataError, NoInputError, RetweetctlError, UsageError
+from retweetctl.errors import (
+    DataError,
+    NoInputError,
+    RetweetctlError,
+    TemporaryFailure,
+    UsageError,
+)
 from retweetctl.ingest import Retweet, Row, StagingBatch, User
 from retweetctl.inputs import Input, open_input
 from retweetctl.jsonl_workers import parallel_blocks
@@ -184,6 +193,16 @@ class RejectsSink:
             raise UsageError(f"cannot write the rejects file {path}: {exc.strerror}") from None
         return path
 
+    def mark(self) -> dict[Path, int]:
+        """Where each open rejects file ends now, for rewind()."""
+        return {path: out.tell() for path, out in self.files.items()}
+
+    def rewind(self, mark: dict[Path, int]) -> None:
+        """Cut every rejects file back to mark (a file opened since: to empty)."""
+        for path, out in self.files.items():
+            out.seek(mark.get(path, 0))
+            out.truncate()
+
     def close(self) -> None:
         for out in self.files.values():
             out.close()
@@ -220,8 +239,14 @@ def load_files(
     stdin: IO[bytes] | None = None,
     rejects_dir: Path | None = None,
     on_merge: MergeListener | None = None,
+    on_retry: Notify | None = None,
 ) -> LoadReport:
-    """Load each input in its own transaction (all in one with strict); LoadAborted on a stop."""
+    """Load each input in its own transaction (all in one with strict); LoadAborted on a stop.
+
+    A regular file whose transaction meets a database conflict is read again and
+    retried (conflicts.py; on_retry gets one line per retry). Standard input, a
+    pipe, and every input under strict (one transaction for the run) are not.
+    """
     options = options or LoadOptions()
     forced = _format(options.format)
     report = LoadReport()
@@ -236,9 +261,12 @@ def load_files(
             _check_contents(names)
             with conn.transaction() if options.strict else nullcontext():
                 for name in names:
-                    result = LoadResult(input=name)
-                    report.files.append(result)
-                    loader.load(name, result, stdin)
+                    if options.strict or not _rereadable(name):
+                        result = LoadResult(input=name)
+                        report.files.append(result)
+                        loader.load(name, result, stdin)
+                    else:
+                        _load_retrying(loader, report, name, sink, on_retry)
             for result in report.files:
                 result.committed = True
         except (RetweetctlError, psycopg.Error, OSError) as exc:
@@ -246,6 +274,17 @@ def load_files(
                 for result in report.files:
                     result.committed = False
             cause: BaseException = exc
+            if isinstance(exc, CONFLICTS):  # not retried: stdin or a pipe, or --strict
+                name = report.files[-1].input if report.files else "an input"
+                why = (
+                    "--strict loads all inputs in one transaction, which is not retried"
+                    if options.strict
+                    else f"{'standard input' if name == STDIN else name} cannot be read again"
+                )
+                cause = TemporaryFailure(
+                    f"database conflict ({conflict_reason(exc)}) loading {name}, rolled back;"
+                    f" {why}; retry the command"
+                )
             if isinstance(exc, OSError):  # reading an input failed after it was opened
                 name = report.files[-1].input if report.files else "an input"
                 cause = NoInputError(f"cannot read {name}: {exc.strerror or exc}")
@@ -256,6 +295,34 @@ def load_files(
             total = report.total()
             audit.seen, audit.added = total.seen, total.added
     return report
+
+
+def _rereadable(name: str) -> bool:
+    """A regular file: opened again from its start for a retry (stdin and pipes are drained).
+
+    A file gone since check_inputs is not: its load then fails as any vanished input does."""
+    try:
+        return name != STDIN and stat.S_ISREG(os.stat(name).st_mode)
+    except OSError:
+        return False
+
+
+def _load_retrying(
+    loader: _FileLoader, report: LoadReport, name: str, sink: RejectsSink, on_retry: Notify | None
+) -> None:
+    """Load one regular file, reading it again after a conflict, with a fresh result and
+    its rejects written afresh (the rolled-back attempt's are cut from the rejects file)."""
+    mark = sink.mark()
+    start = len(report.files)
+
+    def attempt() -> None:
+        del report.files[start:]  # a rolled-back attempt's counts
+        sink.rewind(mark)
+        result = LoadResult(input=name)
+        report.files.append(result)
+        loader.load(name, result, None)
+
+    retry_conflicts(attempt, name, on_retry)
 
 
 def _format(value: Format | str | None) -> Format | None:

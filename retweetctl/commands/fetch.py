@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from retweetctl.commands.common import state, stderr_console, stdout_console
+from retweetctl.commands.common import state, stderr_console, stdout_console, warn
 from retweetctl.errors import RetweetctlError, UsageError
 from retweetctl.fetch import (
     DEFAULT_LIMIT,
@@ -67,12 +67,22 @@ def command(
     # No token: exit 78, before any I/O.
     api = XApi(app_state.settings(), retry_policy_from_env(), via=via.value)
     with app_state.connect() as conn:
+        on_retry = None if quiet else warn
         if as_json or quiet or not stderr_console.is_terminal:
-            result = run_fetch(conn, api, ids, include_watched=watched, limit=limit, force=force)
+            result = run_fetch(
+                conn, api, ids, include_watched=watched, limit=limit, force=force, on_retry=on_retry
+            )
         else:
             with _Bar() as bar:
                 result = run_fetch(
-                    conn, api, ids, include_watched=watched, limit=limit, force=force, progress=bar
+                    conn,
+                    api,
+                    ids,
+                    include_watched=watched,
+                    limit=limit,
+                    force=force,
+                    progress=bar,
+                    on_retry=on_retry,
                 )
     if result.fallback and not as_json and not quiet:
         stderr_console.print(

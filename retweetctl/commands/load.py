@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from retweetctl.commands.catching_up import catch_up_telling
-from retweetctl.commands.common import state, stderr_console, stdout_console
+from retweetctl.commands.common import state, stderr_console, stdout_console, warn
 from retweetctl.load import (
     LoadAborted,
     LoadOptions,
@@ -94,6 +94,7 @@ def command(
                     options,
                     progress=bar.for_file if bar is not None else None,
                     on_merge=bar.merging if bar is not None else None,
+                    on_retry=None if quiet else warn,
                 )
             except LoadAborted as aborted:
                 if not quiet:
