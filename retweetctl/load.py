@@ -261,12 +261,8 @@ def load_files(
             _check_contents(names)
             with conn.transaction() if options.strict else nullcontext():
                 for name in names:
-                    if options.strict or not _rereadable(name):
-                        result = LoadResult(input=name)
-                        report.files.append(result)
-                        loader.load(name, result, stdin)
-                    else:
-                        _load_retrying(loader, report, name, sink, on_retry)
+                    retry = not options.strict and _rereadable(name)
+                    _load_one(loader, report, name, stdin, retry=retry, on_retry=on_retry)
             for result in report.files:
                 result.committed = True
         except (RetweetctlError, psycopg.Error, OSError) as exc:
@@ -307,22 +303,32 @@ def _rereadable(name: str) -> bool:
         return False
 
 
-def _load_retrying(
-    loader: _FileLoader, report: LoadReport, name: str, sink: RejectsSink, on_retry: Notify | None
+def _load_one(
+    loader: _FileLoader,
+    report: LoadReport,
+    name: str,
+    stdin: IO[bytes] | None,
+    *,
+    retry: bool,
+    on_retry: Notify | None,
 ) -> None:
-    """Load one regular file, reading it again after a conflict, with a fresh result and
-    its rejects written afresh (the rolled-back attempt's are cut from the rejects file)."""
-    mark = sink.mark()
+    """Load one input; with retry (a regular file), read it again after a conflict, with a
+    fresh result and its rejects written afresh (the rolled-back attempt's are cut from
+    the rejects file)."""
+    mark = loader.sink.mark()
     start = len(report.files)
 
     def attempt() -> None:
         del report.files[start:]  # a rolled-back attempt's counts
-        sink.rewind(mark)
+        loader.sink.rewind(mark)
         result = LoadResult(input=name)
         report.files.append(result)
-        loader.load(name, result, None)
+        loader.load(name, result, stdin)
 
-    retry_conflicts(attempt, name, on_retry)
+    if retry:
+        retry_conflicts(attempt, name, on_retry)
+    else:
+        attempt()
 
 
 def _format(value: Format | str | None) -> Format | None:

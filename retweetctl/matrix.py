@@ -410,6 +410,7 @@ class Export:
         # export is a GROUP BY over the rows instead of a read of the aggregate.
         self.timed = query.windowed or (has_retweets and _has_times(conn))
         self._prefix = "matrix_timed_" if self.timed else "matrix_"
+        self._graph = False  # the timed cells grouped into matrix_timed_cells by nodes()
         self.untimed = 0
         if query.windowed:
             row = conn.execute(load("matrix_window_untimed"), self._params).fetchone()
@@ -417,6 +418,12 @@ class Export:
 
     def nodes(self) -> Iterator[Node]:
         """Authors by id, then retweeters by id: those with at least one kept cell."""
+        if self.timed and not self._graph:
+            # nodes, then edges: group the timed cells once for both (matrix_timed_cells_*)
+            self._conn.execute(load("matrix_timed_cells_create"))
+            self._conn.execute("TRUNCATE matrix_timed_cells")
+            self._conn.execute(load("matrix_timed_cells_fill"), self._params)
+            self._graph = True
         for kind in ("author", "retweeter"):
             for node_id, username, total in self._stream(
                 f"{self._prefix}graph_nodes", side=kind, cursor=f"graph_{kind}s"
@@ -430,7 +437,9 @@ class Export:
 
     def edges(self) -> Iterator[Edge]:
         """Every kept non-zero cell, ordered by (retweeter, author)."""
-        for row in self._stream(f"{self._prefix}edges"):
+        # A timed graph reads the cells its nodes grouped; edges alone, one GROUP BY streamed.
+        name = "matrix_timed_graph_edges" if self._graph else f"{self._prefix}edges"
+        for row in self._stream(name):
             self.edges_written += 1
             retweeter_id, retweeter_name, author_id, author_name, n = row[:5]
             first_at, last_at = (
