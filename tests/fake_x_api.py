@@ -27,6 +27,9 @@ CASSETTE_TWEET = 1415348607813832708
 CASSETTE_AUTHOR = SandboxUser(783214, "Twitter", "Twitter")
 # Retry fast in tests; the production backoff is seconds.
 FAST_BACKOFF = "0.01"
+# The two authors the fetch tests use; their retweeters are made per test.
+ALICE = SandboxUser(11, "alice", "Alice")
+BOB = SandboxUser(12, "bob", "Bob")
 
 
 def cassette_body(name: str) -> dict[str, Any]:

@@ -22,13 +22,12 @@ from retweetctl.conflicts import CONFLICT_ATTEMPTS
 from retweetctl.errors import ExitCode
 from retweetctl.sandbox import SandboxServer, SandboxTweet, SandboxUser
 from tests.conftest import CliResult
-from tests.fake_x_api import TOKEN, fake_x, fetch_cli  # noqa: F401 - fixtures
+from tests.fake_x_api import ALICE, TOKEN, fake_x, fetch_cli  # noqa: F401 - fixtures
 
 Fetch = Callable[..., CliResult]
 TESTS = Path(__file__).resolve().parent
 BAD_LINES = TESTS / "data" / "load" / "bad_lines.jsonl"
 BREXIT = TESTS / "data" / "twarc" / "brexit.jsonl"
-ALICE = SandboxUser(11, "alice", "Alice")
 USERS = [SandboxUser(100 + i, f"user{i}", f"User {i}") for i in range(3)]
 T1, T2 = 1001, 1002
 ALWAYS = 1_000_000

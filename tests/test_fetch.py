@@ -16,6 +16,8 @@ from retweetctl.cli import run
 from retweetctl.sandbox import Fault, SandboxServer, SandboxTweet, SandboxUser
 from tests.conftest import CliResult
 from tests.fake_x_api import (  # noqa: F401 - fixtures
+    ALICE,
+    BOB,
     CASSETTE_TWEET,
     TOKEN,
     cassette_lookup_tweets,
@@ -26,8 +28,6 @@ from tests.fake_x_api import (  # noqa: F401 - fixtures
 
 Fetch = Callable[..., CliResult]
 
-ALICE = SandboxUser(11, "alice", "Alice")
-BOB = SandboxUser(12, "bob", "Bob")
 USERS = [SandboxUser(100 + i, f"user{i}", f"User {i}") for i in range(10)]
 T1, T2, T3 = 1001, 1002, 1003
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from retweetctl.errors import ExitCode
-from retweetctl.sandbox import Fault, SandboxServer, SandboxTweet, SandboxUser
+from retweetctl.sandbox import Fault, SandboxServer, SandboxTweet
 from tests.conftest import CliResult
-from tests.fake_x_api import TOKEN, fake_x, fetch_cli  # noqa: F401 - fixtures
+from tests.fake_x_api import ALICE, TOKEN, fake_x, fetch_cli  # noqa: F401 - fixtures
 
 Fetch = Callable[..., CliResult]
-ALICE = SandboxUser(11, "alice", "Alice")
 
 
 def test_404_from_the_lookup_endpoint_is_a_config_error_naming_the_url(

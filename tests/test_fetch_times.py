@@ -18,12 +18,10 @@ from retweetctl.sandbox import (
     retweet_post,
 )
 from tests.conftest import CliResult
-from tests.fake_x_api import fake_x, fetch_cli  # noqa: F401 - fixtures
+from tests.fake_x_api import ALICE, BOB, fake_x, fetch_cli  # noqa: F401 - fixtures
 
 Fetch = Callable[..., CliResult]
 
-ALICE = SandboxUser(11, "alice", "Alice")
-BOB = SandboxUser(12, "bob", "Bob")
 USERS = [SandboxUser(100 + i, f"user{i}", f"User {i}") for i in range(10)]
 T1, T2 = 1001, 1002
 

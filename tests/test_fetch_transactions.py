@@ -12,10 +12,9 @@ from retweetctl.ingest import MergeResult, StagingBatch, upsert_spooled_users
 from retweetctl.sandbox import Fault, SandboxServer, SandboxTweet, SandboxUser
 from retweetctl.spool import PageSpool
 from tests.conftest import CliResult
-from tests.fake_x_api import TOKEN, fake_x, fetch_cli  # noqa: F401 - fixtures
+from tests.fake_x_api import ALICE, TOKEN, fake_x, fetch_cli  # noqa: F401 - fixtures
 
 Fetch = Callable[..., CliResult]
-ALICE = SandboxUser(11, "alice", "Alice")
 T1 = 2001
 
 

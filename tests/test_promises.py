@@ -31,12 +31,10 @@ from retweetctl.ingest import merge_rows
 from retweetctl.sandbox import Fault, SandboxServer, SandboxTweet, SandboxUser
 from retweetctl.xapi import ApiFailure, XApi, retry_policy_from_env
 from tests.conftest import CliResult, run_cli, user_env
-from tests.fake_x_api import TOKEN, fake_x, fetch_cli  # noqa: F401 - fixtures
+from tests.fake_x_api import ALICE, BOB, TOKEN, fake_x, fetch_cli  # noqa: F401 - fixtures
 from tests.terminal import run_on_terminal
 
 Cli = Callable[..., CliResult]
-ALICE = SandboxUser(11, "alice", "Alice")
-BOB = SandboxUser(12, "bob", "Bob")
 USERS = [SandboxUser(100 + i, f"user{i}", f"User {i}") for i in range(300)]
 T1, T2, T3 = 1001, 1002, 1003
 HTML = b"<html><body>502 Bad Gateway</body></html>"

@@ -10,11 +10,10 @@ import psycopg
 
 from retweetctl.sandbox import SandboxServer, SandboxTweet, SandboxUser, retweet_post
 from tests.conftest import CliResult
-from tests.fake_x_api import fake_x, fetch_cli  # noqa: F401 - fixtures
+from tests.fake_x_api import ALICE, fake_x, fetch_cli  # noqa: F401 - fixtures
 
 Cli = Callable[..., CliResult]
 T1, T2, T3 = 1001, 1002, 9223372036854775807
-ALICE = SandboxUser(11, "alice", "Alice")
 
 
 def watched(db_url: str) -> dict[int, str]:

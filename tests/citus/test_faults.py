@@ -21,7 +21,7 @@ from retweetctl.errors import ExitCode
 from retweetctl.sandbox import SandboxServer, SandboxTweet, SandboxUser
 from tests.citus.cluster import CitusCluster
 from tests.conftest import CliResult
-from tests.fake_x_api import fake_x, fetch_cli  # noqa: F401 - fixtures
+from tests.fake_x_api import ALICE, fake_x, fetch_cli  # noqa: F401 - fixtures
 from tests.reliability.harness import cli_command, run_all, spawn
 
 # A load of ROWS, a worker's crash recovery and the rerun take minutes on a busy 2-core machine.
@@ -143,7 +143,6 @@ def test_a_worker_stopped_mid_merge_is_one_line_and_nothing_half_merged(
     assert_rerun_converges(citus_cluster, cli_env, db_url, data, tmp_path)
 
 
-ALICE = SandboxUser(11, "alice", "Alice")
 USERS = [SandboxUser(100 + i, f"user{i}", f"User {i}") for i in range(40)]
 T1, T2 = 1001, 1002
 
