@@ -254,6 +254,7 @@ def _read(conn: Connection, query: MatrixQuery) -> Matrix:
     exact = True
     if query.filtered:
         conn.execute(load("matrix_filter_create"))
+        conn.execute("TRUNCATE matrix_filtered")  # an earlier read's, in the caller's transaction
         if query.windowed:
             conn.execute(load("matrix_window_fill"), query.params())
             counted = conn.execute(load("matrix_window_untimed"), query.params()).fetchone()

@@ -114,3 +114,15 @@ def test_load_file_refuses_a_transaction_and_leaves_an_idle_connection_idle(
     assert (result.seen, result.added) == (2, 2)
     assert conn.info.transaction_status == TransactionStatus.IDLE
     assert api.read_matrix(conn).authors[0].total == 2
+
+
+def test_filtered_reads_twice_in_the_callers_transaction(conn: Connection) -> None:
+    """The filtered matrix's temp table lives until the caller's commit: a second read in
+    the same transaction reuses it, emptied, instead of failing on CREATE."""
+    fill(conn)
+    conn.execute("SELECT 1")  # the caller's transaction is open
+    first = api.read_matrix(conn, authors=["@alice"])
+    second = api.read_matrix(conn, authors=["@alice"], min_count=1)
+    assert list(first.records()) == list(second.records()) != []
+    assert conn.info.transaction_status == TransactionStatus.INTRANS
+    conn.rollback()
