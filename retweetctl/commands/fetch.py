@@ -56,7 +56,11 @@ def command(
     ] = None,
     watched: bool = typer.Option(False, "--watched", help="Also every tweet on the watch list."),
     limit: int = typer.Option(
-        DEFAULT_LIMIT, "--limit", min=0, help="At most N retweeters per tweet per run; 0 = all."
+        DEFAULT_LIMIT,
+        "--limit",
+        min=0,
+        metavar="N",
+        help="At most N retweeters per tweet per run; 0 = all.",
     ),
     force: bool = typer.Option(
         False, "--force", help="Fetch watched tweets even if their retweet_count did not change."
