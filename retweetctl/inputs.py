@@ -224,6 +224,14 @@ class Input:
             _Decoded(inner, name, self.compression), READ_BUFFER_BYTES
         )
 
+    def identity(self) -> tuple[str, int, int] | None:
+        """(path, device, inode) of an uncompressed regular file, which other processes may
+        open and read in ranges; None for anything else (stdin, a pipe, compressed data)."""
+        if self._raw is None or self.size is None or self.compression is not Compression.NONE:
+            return None
+        info = os.fstat(self._raw.fileno())
+        return (self.name, info.st_dev, info.st_ino)
+
     def consumed(self) -> int:
         """Bytes read from the source so far (compressed bytes for a compressed input)."""
         return self._source.count

@@ -35,8 +35,8 @@ from retweetctl.errors import (
     UsageError,
 )
 from retweetctl.ingest import Retweet, Row, StagingBatch, User
-from retweetctl.inputs import Input, open_input
-from retweetctl.jsonl_workers import parallel_blocks
+from retweetctl.inputs import Compression, Input, open_input
+from retweetctl.jsonl_workers import FileIdentity, file_blocks, parallel_blocks
 from retweetctl.parallel import worker_count
 from retweetctl.queries import load as sql
 from retweetctl.readers import (
@@ -50,6 +50,7 @@ from retweetctl.readers import (
     detect,
     open_reader,
 )
+from retweetctl.readers.jsonl import BlockSource, serial_blocks
 from retweetctl.runaudit import run_audit
 
 STDIN = "-"
@@ -67,6 +68,9 @@ _TWEET_ID = itemgetter(0)
 _AUTHOR_ID = itemgetter(2)
 # Marks a tweet whose author the database did not know either.
 UNKNOWN = 0
+# An uncompressed file at least this big is parsed in worker processes reading their
+# own ranges of it, when cores are idle (jsonl_workers.file_blocks). TODO measure.
+RANGED_MIN_BYTES = 32 << 20
 
 # (input name, its size on disk or None) -> a callable taking the bytes read so far
 ProgressFactory = Callable[[str, int | None], Callable[[int], None] | None]
@@ -374,8 +378,8 @@ class _FileLoader:
             result.format = fmt.value
             on_progress = self._on_progress(name, source)
             reader = open_reader(source.stream, name, fmt, self._on_reject(result), on_progress)
-            if isinstance(reader, JsonlReader) and worker_count() > 1:
-                reader.blocks = parallel_blocks  # parse in workers once the input is large
+            if isinstance(reader, JsonlReader):
+                reader.blocks = _jsonl_blocks(source)
             with self.conn.transaction():
                 self.users_table_ready = False  # a rolled-back file takes the temp table with it
                 batch = StagingBatch(self.conn, bulk=True)
@@ -394,10 +398,13 @@ class _FileLoader:
         result.committed = not self.options.strict
 
     def _on_progress(self, name: str, source: Input) -> Callable[[int], None] | None:
-        """The readers report decompressed bytes; the bar moves on the bytes read from disk."""
+        """The readers report decompressed bytes; the bar moves on the bytes read from disk
+        (the same for an uncompressed input, which workers may read instead of the stream)."""
         advance = self.progress(name, source.size) if self.progress is not None else None
         if advance is None:
             return None
+        if source.compression is Compression.NONE:
+            return advance
         return lambda _decompressed: advance(source.consumed())
 
     def _on_reject(self, result: LoadResult) -> Callable[[Reject], None]:
@@ -496,6 +503,18 @@ class _FileLoader:
             written = max(cur.rowcount, 0)
             cur.execute("TRUNCATE load_users")
         return written
+
+
+def _jsonl_blocks(source: Input) -> BlockSource:
+    """Where a JSONL input is parsed: here, or in workers once it is large and cores are idle
+    (an uncompressed file: each worker reads its own ranges of it)."""
+    workers = worker_count()
+    if workers <= 1:
+        return serial_blocks
+    identity = source.identity()
+    if identity is not None and source.size is not None and source.size >= RANGED_MIN_BYTES:
+        return file_blocks(FileIdentity(*identity), source.size, workers)
+    return parallel_blocks
 
 
 def _detect(source: Input) -> Format | None:

@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 R = TypeVar("R")
+T = TypeVar("T")
 
 
 class WorkerDied(TemporaryFailure):
@@ -118,7 +119,7 @@ def _ignore_interrupt() -> None:
 
 
 def ordered_map(
-    function: Callable[[Chunk], R], items: Iterator[Chunk], workers: int, depth: int
+    function: Callable[[T], R], items: Iterator[T], workers: int, depth: int
 ) -> Iterator[R]:
     """function over items in `workers` processes, in input order, at most depth pending."""
     # forkserver: a clean process forks the workers, so they inherit neither this

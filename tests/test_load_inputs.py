@@ -16,12 +16,19 @@ from typing import Any
 import pytest
 import zstandard
 
-from retweetctl import parallel
+from retweetctl import jsonl_workers, parallel
+from retweetctl import load as load_module
 from retweetctl.database import Connection
 from retweetctl.errors import ExitCode
 from retweetctl.ingest import StagingBatch
 from retweetctl.inputs import Compression, CorruptInput, open_input
-from retweetctl.jsonl_workers import parallel_blocks, parse_chunk
+from retweetctl.jsonl_workers import (
+    FileChanged,
+    FileIdentity,
+    file_blocks,
+    parallel_blocks,
+    parse_chunk,
+)
 from retweetctl.load import LoadAborted, LoadReport, load_files
 from retweetctl.parallel import Chunk, WorkerDied, chunks, parse_stream
 from retweetctl.readers import AUTHOR_UNKNOWN, JsonlReader, Parsed, Reject
@@ -143,6 +150,19 @@ def count_pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return pools
 
 
+def spy_file_blocks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes load planned worker ranges for (jsonl_workers.file_blocks, really run)."""
+    sizes: list[int] = []
+    real = load_module.file_blocks
+
+    def spy(identity: FileIdentity, size: int, workers: int | None = None) -> Any:
+        sizes.append(size)
+        return real(identity, size, workers)
+
+    monkeypatch.setattr(load_module, "file_blocks", spy)
+    return sizes
+
+
 def runs(parsed: list[Parsed]) -> list[Parsed]:
     """Records as one block would group them: runs of lines merged, a retweeted_by page alone."""
     out: list[Parsed] = []
@@ -177,6 +197,64 @@ def test_workers_give_the_lines_and_rejects_of_the_serial_reader(
     assert runs(got) == runs(expected)
     assert rejects == serial and len(rejects) == 39
     assert reader.records == sum(1 for line in data.splitlines() if line.strip())
+
+
+def ranged_source(path: Path, size: int | None = None) -> Any:
+    """file_blocks over path's first `size` bytes (all of it by default), in two workers."""
+    info = path.stat()
+    identity = FileIdentity(str(path), info.st_dev, info.st_ino)
+    return file_blocks(identity, info.st_size if size is None else size, workers=2)
+
+
+def test_workers_reading_their_own_ranges_give_the_lines_and_rejects_of_the_serial_reader(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Real pages (a few KB to 100 KB a line) and malformed lines; ranges of 3,000 bytes,
+    # so lines cross range ends and some lines are longer than several ranges.
+    data = (BAD / "bad_lines.jsonl").read_bytes() * 3 + (TWARC / "2sets.jsonl").read_bytes()
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(data)
+    serial: list[Reject] = []
+    expected = list(JsonlReader(io.BytesIO(data), "in", serial.append).lines())
+    monkeypatch.setattr(jsonl_workers, "RANGE_BYTES", 3000)
+    pools = count_pools(monkeypatch)
+    rejects: list[Reject] = []
+    reader = JsonlReader(io.BytesIO(b""), "in", rejects.append, blocks=ranged_source(path))
+    got = list(reader.lines())
+    assert pools == [2]
+    assert len(data) > 10 * 3000 and max(map(len, data.splitlines())) > 3 * 3000
+    assert runs(got) == runs(expected)
+    assert rejects == serial and len(rejects) == 39  # numbered as lines of the whole file
+    assert reader.records == sum(1 for line in data.splitlines() if line.strip())
+
+
+def test_lines_appended_after_the_ranges_were_planned_are_parsed_here(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    data = (TWARC / "2sets.jsonl").read_bytes() + (BAD / "bad_lines.jsonl").read_bytes()
+    path = tmp_path / "growing.jsonl"
+    path.write_bytes(data)
+    serial: list[Reject] = []
+    expected = list(JsonlReader(io.BytesIO(data), "in", serial.append).lines())
+    monkeypatch.setattr(jsonl_workers, "RANGE_BYTES", 5000)
+    rejects: list[Reject] = []
+    # ranges planned for the first half only, as if the rest was written during the load
+    blocks = ranged_source(path, size=len(data) // 2)
+    got = list(JsonlReader(io.BytesIO(b""), "in", rejects.append, blocks=blocks).lines())
+    assert runs(got) == runs(expected)
+    assert rejects == serial and rejects[0].line > data[: len(data) // 2].count(b"\n")
+
+
+def test_a_file_replaced_while_it_loads_stops_with_exit_75(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_bytes((TWARC / "2sets.jsonl").read_bytes())
+    blocks = ranged_source(path)
+    replacement = tmp_path / "new.jsonl"
+    replacement.write_bytes(path.read_bytes())
+    os.replace(replacement, path)  # same bytes, another file: the workers must notice
+    with pytest.raises(FileChanged, match="in.jsonl was replaced while it loaded") as caught:
+        list(JsonlReader(io.BytesIO(b""), "in.jsonl", print, blocks=blocks).lines())
+    assert caught.value.exit_code == ExitCode.TEMPORARY
 
 
 def test_results_come_back_in_input_order_from_several_workers() -> None:
@@ -335,8 +413,9 @@ def test_workers_resolve_authors_from_earlier_lines_across_chunks(
     assert {(500, 30, 5), (500, 21, 5), (500, 22, 5)} <= table(conn)
 
 
+@pytest.mark.parametrize("ranged", [False, True], ids=["lines-shipped", "ranges-read-by-workers"])
 def test_the_parse_in_workers_keeps_one_copy_per_file_and_the_same_rows(
-    conn: Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    conn: Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ranged: bool
 ) -> None:
     path = tmp_path / "captures.jsonl"
     path.write_bytes(b"".join((TWARC / n).read_bytes() for n in ("2sets.jsonl", "kpop.jsonl")))
@@ -357,9 +436,14 @@ def test_the_parse_in_workers_keeps_one_copy_per_file_and_the_same_rows(
     monkeypatch.setenv(parallel.WORKERS_ENV, "2")
     monkeypatch.setattr(parallel, "SERIAL_BYTES", 0)
     monkeypatch.setattr(parallel, "CHUNK_BYTES", 4096)  # a chunk a line, all in workers
+    # an uncompressed file is read by the workers in ranges from RANGED_MIN_BYTES on
+    monkeypatch.setattr(load_module, "RANGED_MIN_BYTES", 0 if ranged else 1 << 40)
+    monkeypatch.setattr(jsonl_workers, "RANGE_BYTES", 4096)
+    planned = spy_file_blocks(monkeypatch)
     pools = count_pools(monkeypatch)
     workers = load(conn, [path], tmp_path).files[0]
     assert pools == [2]
+    assert planned == ([path.stat().st_size] if ranged else [])
     assert serial_copies == len(copies) == 1  # one COPY a file, wherever the parse ran
     assert table(conn) == loaded and len(loaded) > 0
     assert (workers.records, workers.seen, workers.added, workers.users, workers.skipped) == (
