@@ -25,6 +25,7 @@ from typing import IO, Any
 import psycopg
 from psycopg.pq import TransactionStatus
 
+from retweetctl import jsonl_workers, parallel
 from retweetctl.conflicts import CONFLICTS, Notify, conflict_reason, retry_conflicts
 from retweetctl.database import Connection
 from retweetctl.errors import (
@@ -261,6 +262,7 @@ def load_files(
     with run_audit(conn, "load") as audit:
         try:
             check_inputs(names)
+            _prestart_workers(names)
             _check_rejects_is_no_input(options.rejects, names)
             _check_contents(names)
             with conn.transaction() if options.strict else nullcontext():
@@ -503,6 +505,17 @@ class _FileLoader:
             written = max(cur.rowcount, 0)
             cur.execute("TRUNCATE load_users")
         return written
+
+
+def _prestart_workers(names: Sequence[str]) -> None:
+    """Start the parse workers' forkserver now if an input is big enough to use them, so
+    its start overlaps the checks and the first reads (see parallel.prestart)."""
+    threshold = min(RANGED_MIN_BYTES, parallel.SERIAL_BYTES)
+    for name in names:
+        if name != STDIN and os.stat(name).st_size >= threshold:
+            if worker_count() > 1:
+                parallel.prestart(jsonl_workers.__name__)
+            return
 
 
 def _jsonl_blocks(source: Input) -> BlockSource:

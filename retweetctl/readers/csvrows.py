@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from retweetctl.ids import MAX_ID, MAX_ID_DIGITS
-from retweetctl.ingest import Retweet, Row
 from retweetctl.readers.common import (
     INVALID_CSV,
     INVALID_TIME,
@@ -30,6 +29,7 @@ from retweetctl.readers.common import (
     parse_time,
     raw_text,
 )
+from retweetctl.rows import Retweet, Row
 
 __all__ = ["CSV_COLUMNS", "MAX_RECORD_LINES", "OPTIONAL_COLUMNS", "CsvReader"]
 

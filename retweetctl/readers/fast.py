@@ -20,7 +20,6 @@ import msgspec
 from msgspec import UNSET, Raw, Struct, UnsetType
 
 from retweetctl.ids import MAX_ID, MAX_ID_DIGITS, parse_id_text
-from retweetctl.ingest import Retweet, User
 from retweetctl.readers.common import (
     BadLine,
     Parsed,
@@ -29,6 +28,7 @@ from retweetctl.readers.common import (
     retweeted_by_tweet,
 )
 from retweetctl.readers.mention import RT_PREFIX, author_from_mention, no_users, users_by_name
+from retweetctl.rows import Retweet, User
 
 __all__ = ["parse_fast"]
 
