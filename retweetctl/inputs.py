@@ -230,7 +230,7 @@ class Input:
         if self._raw is None or self.size is None or self.compression is not Compression.NONE:
             return None
         info = os.fstat(self._raw.fileno())
-        return (self.name, info.st_dev, info.st_ino)
+        return (os.path.abspath(self.name), info.st_dev, info.st_ino)
 
     def consumed(self) -> int:
         """Bytes read from the source so far (compressed bytes for a compressed input)."""

@@ -22,6 +22,8 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import forkserver
+from pathlib import Path
 from typing import IO, NamedTuple, TypeVar
 
 from retweetctl.errors import ConfigError, TemporaryFailure
@@ -39,6 +41,8 @@ __all__ = [
 ]
 
 R = TypeVar("R")
+# The directory holding the retweetctl package (see _context).
+PACKAGE_HOME = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
 
 
@@ -120,11 +124,27 @@ def _ignore_interrupt() -> None:
 
 
 def _context(module: str) -> multiprocessing.context.ForkServerContext:
+    """The forkserver context, its server started (importing module) if it was not."""
     # forkserver: a clean process forks the workers, so they inherit neither this
     # process's threads (the progress bar's) nor its database connection.
     context = multiprocessing.get_context("forkserver")
     # the parse's module, imported once in the forkserver (a partial names its function)
     context.set_forkserver_preload([module])
+    # The forkserver imports it with its current directory first on sys.path (Python
+    # 3.11 ignores the sys.path handed to it), so started in the user's directory it
+    # would import any `retweetctl/` found there (another checkout, say) and workers
+    # would run that code. Started from the directory holding this package, it
+    # imports this very copy. Workers still run in the caller's directory.
+    try:
+        previous: str | None = os.getcwd()
+    except OSError:  # the current directory was removed
+        previous = None
+    os.chdir(PACKAGE_HOME)
+    try:
+        forkserver.ensure_running()
+    finally:
+        if previous is not None:
+            os.chdir(previous)
     return context
 
 
@@ -134,9 +154,6 @@ def prestart(module: str) -> None:
     It starts in the background: its interpreter and imports (about 0.1 s) overlap
     whatever the caller does before its first parse."""
     _context(module)
-    from multiprocessing import forkserver
-
-    forkserver.ensure_running()
 
 
 def ordered_map(

@@ -9,6 +9,8 @@ import io
 import json
 import lzma
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -255,6 +257,52 @@ def test_a_file_replaced_while_it_loads_stops_with_exit_75(tmp_path: Path) -> No
     with pytest.raises(FileChanged, match="in.jsonl was replaced while it loaded") as caught:
         list(JsonlReader(io.BytesIO(b""), "in.jsonl", print, blocks=blocks).lines())
     assert caught.value.exit_code == ExitCode.TEMPORARY
+
+
+# Loads path with two workers reading ranges, from the current directory, and prints
+# the rows stored. Run as a file from elsewhere, so only the installed retweetctl is
+# on its sys.path; the directory it runs in holds another `retweetctl` package.
+LOAD_FROM_A_DIRECTORY = """
+import sys
+import psycopg
+from retweetctl import jsonl_workers, load
+load.RANGED_MIN_BYTES = 0
+jsonl_workers.RANGE_BYTES = 4096
+if __name__ == "__main__":
+    with psycopg.connect(sys.argv[1]) as conn:
+        report = load.load_files(conn, [sys.argv[2]])
+        stored = conn.execute("SELECT count(*) FROM retweets").fetchone()[0]
+        print(report.files[0].seen, stored)
+"""
+
+
+def test_workers_run_this_retweetctl_whatever_the_current_directory_holds(
+    db_url: str, tmp_path: Path
+) -> None:
+    # Another checkout's retweetctl in the user's directory (an older one, say, without
+    # parse_range): the forkserver once imported it from there and every worker died.
+    other = tmp_path / "work" / "retweetctl"
+    other.mkdir(parents=True)
+    (other / "__init__.py").write_text("")
+    (other / "jsonl_workers.py").write_text("raise SystemExit('the wrong retweetctl')\n")
+    (tmp_path / "work" / "in.jsonl").write_bytes((TWARC / "2sets.jsonl").read_bytes())
+    script = tmp_path / "bin" / "run.py"
+    script.parent.mkdir()
+    script.write_text(LOAD_FROM_A_DIRECTORY)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env[parallel.WORKERS_ENV] = "2"
+    done = subprocess.run(
+        [sys.executable, str(script), db_url, "in.jsonl"],
+        cwd=tmp_path / "work",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    seen, stored = map(int, done.stdout.split())
+    assert seen == stored > 0
 
 
 def test_results_come_back_in_input_order_from_several_workers() -> None:
