@@ -127,6 +127,21 @@ def test_a_truncated_compressed_file_is_corrupt_not_short(
     assert caught.value.message.startswith(f"{path}: corrupt {kind.value} data (")
 
 
+@pytest.mark.parametrize("kind", list(COMPRESSORS), ids=lambda k: k.value)
+def test_damaged_compressed_data_is_corrupt(kind: Compression, tmp_path: Path) -> None:
+    # Bytes flipped in the middle of the compressed stream (not at its end): the
+    # decompressor's own error (zlib's, ISA-L's, lzma's…) becomes the one clear line.
+    packed = bytearray(COMPRESSORS[kind]((TWARC / "brexit.jsonl").read_bytes()))
+    middle = len(packed) // 2
+    packed[middle : middle + 8] = bytes(b ^ 0x5A for b in packed[middle : middle + 8])
+    path = tmp_path / "damaged"
+    path.write_bytes(packed)
+    with open_input(str(path)) as source, pytest.raises(CorruptInput) as caught:
+        source.stream.read()
+    assert caught.value.exit_code == ExitCode.DATA_ERROR
+    assert caught.value.message.startswith(f"{path}: corrupt {kind.value} data (")
+
+
 # -- chunks and workers (real worker processes, no database) -------------------
 
 
