@@ -142,6 +142,18 @@ def test_damaged_compressed_data_is_corrupt(kind: Compression, tmp_path: Path) -
     assert caught.value.message.startswith(f"{path}: corrupt {kind.value} data (")
 
 
+def test_a_gzip_member_with_an_invalid_deflate_block_is_corrupt(tmp_path: Path) -> None:
+    # A gzip header, then a deflate block of the reserved type 3: the decompressor's
+    # own error (zlib.error, or ISA-L's IsalError, which is no OSError), not a CRC check.
+    path = tmp_path / "invalid.gz"
+    path.write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff\x07" + bytes(20))
+    with open_input(str(path)) as source, pytest.raises(CorruptInput) as caught:
+        source.stream.read()
+    assert caught.value.exit_code == ExitCode.DATA_ERROR
+    assert caught.value.message.startswith(f"{path}: corrupt gzip data (")
+    assert "deflate block" in caught.value.message or "block type" in caught.value.message
+
+
 # -- chunks and workers (real worker processes, no database) -------------------
 
 
