@@ -245,12 +245,16 @@ def load_files(
     rejects_dir: Path | None = None,
     on_merge: MergeListener | None = None,
     on_retry: Notify | None = None,
+    on_committed: Callable[[str], None] | None = None,
 ) -> LoadReport:
     """Load each input in its own transaction (all in one with strict); LoadAborted on a stop.
 
     A regular file whose transaction meets a database conflict is read again and
     retried (conflicts.py; on_retry gets one line per retry). Standard input, a
     pipe, and every input under strict (one transaction for the run) are not.
+    on_committed(name) is told when a file other than the last has committed (not
+    under strict): the CLI folds its rows into the matrix then, on another connection
+    (background_catch_up.py), while the next file loads.
     """
     options = options or LoadOptions()
     forced = _format(options.format)
@@ -266,9 +270,11 @@ def load_files(
             _check_rejects_is_no_input(options.rejects, names)
             _check_contents(names)
             with conn.transaction() if options.strict else nullcontext():
-                for name in names:
+                for number, name in enumerate(names, start=1):
                     retry = not options.strict and _rereadable(name)
                     _load_one(loader, report, name, stdin, retry=retry, on_retry=on_retry)
+                    if on_committed is not None and not options.strict and number < len(names):
+                        on_committed(name)
             for result in report.files:
                 result.committed = True
         except (RetweetctlError, psycopg.Error, OSError) as exc:

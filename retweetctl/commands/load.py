@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from retweetctl.background_catch_up import BackgroundCatchUp
 from retweetctl.commands.catching_up import catch_up_telling
 from retweetctl.commands.common import state, stderr_console, stdout_console, warn
 from retweetctl.load import (
@@ -86,7 +87,9 @@ def command(
 
             (author_id,) = resolve_users(conn, [author])
         options = LoadOptions(format=forced, strict=strict, author=author_id, rejects=rejects)
-        with _progress(show_progress) as bar:
+        # Each committed file but the last is folded into the matrix on a second
+        # connection while the next one loads (see retweetctl/background_catch_up.py).
+        with _progress(show_progress) as bar, BackgroundCatchUp(state(ctx).connect) as behind:
             try:
                 report = load_files(
                     conn,
@@ -95,6 +98,7 @@ def command(
                     progress=bar.for_file if bar is not None else None,
                     on_merge=bar.merging if bar is not None else None,
                     on_retry=None if quiet else warn,
+                    on_committed=lambda _name: behind.poke(),
                 )
             except LoadAborted as aborted:
                 if not quiet:
