@@ -23,7 +23,10 @@ from retweetctl import testpoint
 from retweetctl.aggregate import catch_up
 from retweetctl.database import Connection
 
-__all__ = ["BackgroundCatchUp"]
+__all__ = ["APPLICATION_NAME", "BackgroundCatchUp"]
+
+# The thread's session in pg_stat_activity, told apart from the load's own ("retweetctl").
+APPLICATION_NAME = "retweetctl catch-up"
 
 
 class BackgroundCatchUp:

@@ -24,12 +24,13 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import forkserver
 from pathlib import Path
-from typing import IO, NamedTuple, TypeVar
+from typing import IO, Generic, NamedTuple, TypeVar
 
 from retweetctl.errors import ConfigError, TemporaryFailure
 
 __all__ = [
     "CHUNK_BYTES",
+    "Ahead",
     "SERIAL_BYTES",
     "Chunk",
     "WorkerDied",
@@ -181,17 +182,20 @@ def ordered_map(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-class _Ahead(threading.Thread):
-    """Reads (and decompresses) the next chunks in a thread while the caller works.
+class Ahead(threading.Thread, Generic[T]):
+    """Runs an iterator in a thread, up to `depth` items ahead of the caller.
 
-    zlib, bz2 and lzma release the GIL while they decompress, so on two cores the
-    decompression overlaps the COPY instead of adding to it.
+    Read-ahead: zlib, bz2 and lzma release the GIL while they decompress, so on two
+    cores the decompression overlaps the COPY instead of adding to it. Parse-ahead
+    (load.py): the next file's lines are parsed while the server merges this one's.
+    The thread starts at the first iteration, or at start() to begin sooner; stop()
+    (or the end of the iteration) lets it go, and closes the iterator.
     """
 
-    def __init__(self, items: Iterator[Chunk], depth: int) -> None:
+    def __init__(self, items: Iterator[T], depth: int) -> None:
         super().__init__(name="retweetctl-read-ahead", daemon=True)
         self.items = items
-        self.queue: queue.Queue[Chunk | BaseException | None] = queue.Queue(depth)
+        self.queue: queue.Queue[T | BaseException | None] = queue.Queue(depth)
         self.stopping = threading.Event()
 
     def run(self) -> None:
@@ -202,9 +206,13 @@ class _Ahead(threading.Thread):
         except BaseException as exc:  # handed to the caller, raised there
             self._put(exc)
             return
+        finally:
+            close = getattr(self.items, "close", None)
+            if close is not None:  # a generator: its own cleanup (a worker pool) runs now
+                close()
         self._put(None)
 
-    def _put(self, item: Chunk | BaseException | None) -> bool:
+    def _put(self, item: T | BaseException | None) -> bool:
         while not self.stopping.is_set():
             try:
                 self.queue.put(item, timeout=POLL_SECONDS)
@@ -213,8 +221,12 @@ class _Ahead(threading.Thread):
                 continue
         return False
 
-    def __iter__(self) -> Iterator[Chunk]:
-        self.start()
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def __iter__(self) -> Iterator[T]:
+        if self.ident is None:
+            self.start()
         try:
             while True:
                 item = self.queue.get()
@@ -250,4 +262,4 @@ def parse_stream(
     else:
         return
     depth = workers * DEPTH_PER_WORKER
-    yield from ordered_map(parse_chunk, iter(_Ahead(source, depth)), workers, depth)
+    yield from ordered_map(parse_chunk, iter(Ahead(source, depth)), workers, depth)

@@ -432,6 +432,53 @@ def test_a_compressed_capture_loads_the_rows_of_the_plain_one(
     assert sizes[-1] == (path.stat().st_size, path.stat().st_size)  # compressed bytes
 
 
+@pytest.mark.parametrize("workers", [1, 2], ids=["here", "in-workers"])
+def test_the_next_file_is_parsed_while_this_one_merges_with_the_same_result(
+    conn: Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    names = [TWARC / "2sets.jsonl", BAD / "bad_lines.jsonl", TWARC / "kpop.jsonl"]
+    monkeypatch.setenv(parallel.WORKERS_ENV, str(workers))
+    monkeypatch.setattr(load_module, "RANGED_MIN_BYTES", 0)  # with 2: workers read ranges
+    monkeypatch.setattr(jsonl_workers, "RANGE_BYTES", 4096)
+    (tmp_path / "alone").mkdir()
+    with monkeypatch.context() as no_ahead:  # the same run, nothing opened ahead
+        no_ahead.setattr(load_module._Ahead, "_open_next", lambda self: None)
+        alone = load(conn, names, tmp_path / "alone").files
+    conn.execute("TRUNCATE retweets, users")
+    conn.commit()
+    rejects_alone = (tmp_path / "alone" / "bad_lines.jsonl.rejects.jsonl").read_text()
+    events: list[str] = []
+    real_open, real_merge = load_module._FileLoader.open, StagingBatch.merge
+
+    def spy_open(self: Any, name: str, stdin: Any, *, ahead: bool = False) -> Any:
+        events.append(f"open {Path(name).name}{' ahead' if ahead else ''}")
+        return real_open(self, name, stdin, ahead=ahead)
+
+    def spy_merge(self: StagingBatch) -> Any:
+        events.append("merge")
+        return real_merge(self)
+
+    monkeypatch.setattr(load_module._FileLoader, "open", spy_open)
+    monkeypatch.setattr(StagingBatch, "merge", spy_merge)
+    (tmp_path / "run").mkdir()
+    together = load(conn, names, tmp_path / "run").files
+    # Each next file was opened, its parse begun, before the file before it merged.
+    assert events == [
+        "open 2sets.jsonl",
+        "open bad_lines.jsonl ahead",
+        "merge",
+        "open kpop.jsonl ahead",
+        "merge",
+        "merge",
+    ]
+
+    def outcome(result: Any) -> dict[str, Any]:  # where its rejects went aside
+        return {k: v for k, v in result.as_dict().items() if k != "rejects_file"}
+
+    assert [outcome(r) for r in together] == [outcome(r) for r in alone]
+    assert (tmp_path / "run" / "bad_lines.jsonl.rejects.jsonl").read_text() == rejects_alone
+
+
 def test_a_corrupt_compressed_file_rolls_back_alone_and_exits_65(
     conn: Connection, tmp_path: Path
 ) -> None:

@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from retweetctl.background_catch_up import APPLICATION_NAME as CATCH_UP_APPLICATION_NAME
 from retweetctl.background_catch_up import BackgroundCatchUp
 from retweetctl.commands.catching_up import catch_up_telling
 from retweetctl.commands.common import state, stderr_console, stdout_console, warn
+from retweetctl.database import Connection, connect
 from retweetctl.load import (
     LoadAborted,
     LoadOptions,
@@ -89,7 +91,10 @@ def command(
         options = LoadOptions(format=forced, strict=strict, author=author_id, rejects=rejects)
         # Each committed file but the last is folded into the matrix on a second
         # connection while the next one loads (see retweetctl/background_catch_up.py).
-        with _progress(show_progress) as bar, BackgroundCatchUp(state(ctx).connect) as behind:
+        with (
+            _progress(show_progress) as bar,
+            BackgroundCatchUp(lambda: _catch_up_connection(ctx)) as behind,
+        ):
             try:
                 report = load_files(
                     conn,
@@ -109,6 +114,10 @@ def command(
         catch_up_telling(conn, quiet=quiet)
     if not quiet:
         _print_report(report, as_json)
+
+
+def _catch_up_connection(ctx: typer.Context) -> Connection:
+    return connect(state(ctx).settings(), application_name=CATCH_UP_APPLICATION_NAME)
 
 
 @contextmanager
