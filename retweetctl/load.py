@@ -156,7 +156,8 @@ class LoadReport:
         return [result for result in self.files if result.committed]
 
     def total(self) -> LoadResult:
-        total = LoadResult(input="total", committed=all(r.committed for r in self.files))
+        committed = bool(self.files) and all(r.committed for r in self.files)
+        total = LoadResult(input="total", committed=committed)
         for result in self.committed:
             total += result
         return total

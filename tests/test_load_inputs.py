@@ -9,6 +9,7 @@ import io
 import json
 import lzma
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from retweetctl.jsonl_workers import (
 from retweetctl.load import LoadAborted, LoadReport, load_files
 from retweetctl.parallel import Chunk, WorkerDied, chunks, parse_stream
 from retweetctl.readers import AUTHOR_UNKNOWN, JsonlReader, Parsed, Reject
+from tests.conftest import run_cli
 from tests.terminal import run_on_terminal
 
 TESTS = Path(__file__).resolve().parent
@@ -598,3 +600,77 @@ def test_the_bar_shows_bytes_then_the_merge_under_a_terminal(
     merging = screen.index("brexit.jsonl.xz: merging 67 rows…")
     assert reading < merging
     assert f"/{path.stat().st_size / 1000:.1f} kB" in screen[:merging]  # the compressed size
+
+
+def visible(screen: str) -> str:
+    """The terminal's bytes without escape sequences (colours, cursor moves, erases)."""
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen)
+
+
+def test_a_failed_load_says_so_on_lines_of_their_own_after_the_bar(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    # stdout and stderr on one terminal, as at a prompt: the summary used to be glued
+    # to the end of the still-drawn bar (`…? -:--:--bad.jsonl: 0 of 0 records added`).
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes((TWARC / "brexit.jsonl").read_bytes() + b"{not json\n")
+    run = run_on_terminal(
+        ["load", "--strict", str(bad)], cli_env, on="both", columns=80, cwd=tmp_path
+    )
+    assert run.exit_code == ExitCode.DATA_ERROR
+    text = visible(run.screen.decode(errors="replace"))
+    summary = text.index(f"{bad}: 0 of 0 records added (rolled back)")
+    assert text[summary - 1] in "\r\n", repr(text[summary - 80 : summary + 10])
+    assert "bad.jsonl line 2: invalid JSON" in text[summary:]
+
+
+def test_a_lone_input_that_fails_its_check_prints_no_summary(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    missing = tmp_path / "missing.jsonl"
+    result = run_cli(["load", str(missing)], cli_env)
+    assert result.exit_code == ExitCode.NO_INPUT
+    assert result.stdout == ""  # nothing was read: the one error line says it all
+    assert (
+        result.stderr.strip()
+        == f"retweetctl: error: cannot read {missing}: No such file or directory"
+    )
+    as_json = json.loads(run_cli(["load", "--json", str(missing)], cli_env).stdout)
+    assert (as_json["files"], as_json["total"]["committed"]) == ([], False)
+
+
+def test_counts_in_the_summary_have_thousands_separators(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    rows = tmp_path / "rows.csv"
+    lines = [f"{900 + r % 3},{r},{800 + r % 3}" for r in range(1, 1501)]
+    rows.write_text("tweet_id,retweeter_id,author_id\n" + "\n".join(lines) + "\n")
+    result = run_cli(["load", str(rows)], cli_env)
+    assert result.exit_code == ExitCode.OK, result.stderr
+    assert result.stdout.splitlines()[0] == f"{rows}: 1,500 of 1,500 records added"
+
+
+def test_a_finished_file_leaves_no_merging_line_while_the_next_loads() -> None:
+    from rich.console import Console
+
+    from retweetctl.commands.load_progress import LoadProgress
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=80)
+    with LoadProgress(console) as progress:
+        progress.for_file("a.jsonl", 1000)(1000)
+        progress.merging("a.jsonl", 78)
+        assert [t.description for t in progress.bar.tasks] == ["a.jsonl: merging 78 rows…"]
+        progress.for_file("b.jsonl", 2000)(10)
+        assert [t.description for t in progress.bar.tasks] == ["b.jsonl"]
+        progress.merging("b.jsonl", 5)
+        shown = progress.bar.columns[2].render(progress.bar.tasks[0])  # bytes read
+    assert shown == ""  # a merging line shows its rows, not "540.6/? MB"
+
+
+def test_csv_forced_on_a_jsonl_file_says_what_it_is(cli_env: dict[str, str]) -> None:
+    result = run_cli(["load", "--format", "csv", str(TWARC / "brexit.jsonl")], cli_env)
+    assert result.exit_code == ExitCode.DATA_ERROR
+    assert result.stderr.splitlines()[-1] == (
+        f"retweetctl: error: {TWARC / 'brexit.jsonl'} starts like JSONL, not CSV with a header"
+        " naming tweet_id,retweeter_id,author_id: load it without --format csv"
+    )

@@ -168,6 +168,11 @@ class CsvReader(ReaderInput):
         except csv.Error:
             header = []
         missing = [column for column in CSV_COLUMNS if column not in header]
+        if missing and text.lstrip().startswith("{"):  # --format csv given a JSONL file
+            raise UnusableInput(
+                f"{self.name} starts like JSONL, not CSV with a header naming "
+                f"{','.join(CSV_COLUMNS)}: load it without --format csv"
+            )
         if missing:
             raise UnusableInput(
                 f"{self.name} is neither JSONL nor CSV with a header naming "
