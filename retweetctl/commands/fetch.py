@@ -121,10 +121,10 @@ def command(
 def tweet_line(tweet: TweetOutcome) -> str:
     who = f" by @{tweet.author_username}" if tweet.author_username else ""
     if tweet.status == OK:
-        return f"{tweet.id}{who}: {tweet.added} of {tweet.seen} records added"
+        return f"{tweet.id}{who}: {tweet.added:,} of {tweet.seen:,} records added"
     if tweet.status == SKIPPED:
         return f"{tweet.id}{who}: skipped: {tweet.detail}"
-    counts = f"{tweet.added} of {tweet.seen} records added; " if tweet.seen else ""
+    counts = f"{tweet.added:,} of {tweet.seen:,} records added; " if tweet.seen else ""
     return f"{tweet.id}{who}: {counts}{tweet.status.replace('_', ' ')}: {tweet.detail}"
 
 
@@ -141,7 +141,7 @@ def total_line(result: FetchResult) -> str:
     if locked := statuses[SKIPPED] - result.skipped_unchanged:
         apart.append(f"{locked} being fetched by another run")
     tweets = ", ".join([f"{fetched} tweet{'s' if fetched != 1 else ''} fetched", *apart])
-    return f"{result.added} of {result.seen} records added in total ({tweets})"
+    return f"{result.added:,} of {result.seen:,} records added in total ({tweets})"
 
 
 def to_json(result: FetchResult) -> dict[str, object]:
