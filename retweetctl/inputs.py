@@ -97,6 +97,7 @@ class _Source(io.RawIOBase):
         self.raw = raw
         self.name_ = name
         self.count = 0
+        self.ended = False
         self.head = b""
         while len(self.head) < MAGIC_BYTES:  # a pipe may hand over fewer bytes at a time
             more = self._read(MAGIC_BYTES - len(self.head))
@@ -106,11 +107,17 @@ class _Source(io.RawIOBase):
         self._pending = self.head
 
     def _read(self, size: int) -> bytes:
+        # The end is the end: a terminal hands over b"" at Ctrl-D but would be read again
+        # (and wait for a second Ctrl-D) if asked once more.
+        if self.ended:
+            return b""
         read1 = getattr(self.raw, "read1", None)
         try:
             data = read1(size) if read1 is not None else self.raw.read(size)
         except OSError as exc:
             raise NoInputError(f"cannot read {self.name_}: {exc.strerror or exc}") from None
+        if not data:
+            self.ended = True
         return data or b""
 
     def readable(self) -> bool:

@@ -116,6 +116,30 @@ def test_stdin_compressed_through_a_trickling_pipe(kind: Compression) -> None:
         assert source.consumed() == len(packed)
 
 
+class Terminal(io.RawIOBase):
+    """Standard input at a terminal: Ctrl-D gives b"" once; asked again it waits for more
+    typing (here: hands over what was typed after, which a load must never read)."""
+
+    def __init__(self, typed: list[bytes]) -> None:
+        self.typed = typed
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.typed.pop(0) if self.typed else b"typed after the end"
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def test_standard_input_ends_at_the_first_ctrl_d() -> None:
+    line = (TWARC / "brexit.jsonl").read_bytes()
+    with open_input("-", Terminal([line, b""])) as source:
+        assert source.stream.read() == line
+    with open_input("-", Terminal([b""])) as empty:
+        assert empty.peek(64) == b"" and empty.stream.read() == b""
+
+
 @pytest.mark.parametrize("kind", list(COMPRESSORS), ids=lambda k: k.value)
 def test_a_truncated_compressed_file_is_corrupt_not_short(
     kind: Compression, tmp_path: Path
