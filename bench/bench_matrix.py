@@ -76,11 +76,14 @@ SELECT %(first)s + i,
 FROM generate_series(0, %(rows)s - 1) AS i
 """
 REBUILD_AGGREGATE = """
-TRUNCATE retweet_cell_deltas, retweet_cells, retweet_author_totals, retweet_retweeter_totals;
+TRUNCATE retweet_cell_deltas, retweet_cells, retweet_author_totals, retweet_retweeter_totals,
+    retweet_retweeter_ranks;
 INSERT INTO retweet_cells (retweeter_id, author_id, n)
 SELECT retweeter_id, author_id, count(*) FROM retweets GROUP BY 1, 2 ORDER BY 1, 2;
 INSERT INTO retweet_author_totals SELECT author_id, sum(n) FROM retweet_cells GROUP BY 1;
 INSERT INTO retweet_retweeter_totals SELECT retweeter_id, sum(n) FROM retweet_cells GROUP BY 1;
+INSERT INTO retweet_retweeter_ranks
+SELECT retweeter_id, total FROM retweet_retweeter_totals ORDER BY total DESC, retweeter_id LIMIT 10000;
 UPDATE retweet_aggregate_sizes SET
     authors = (SELECT count(*) FROM retweet_author_totals),
     retweeters = (SELECT count(*) FROM retweet_retweeter_totals),
