@@ -103,13 +103,13 @@ def _catch_up_locked(conn: Connection, progress: Progress | None = None) -> Catc
     conn.execute("SELECT set_config('work_mem', %s, true)", (CATCH_UP_WORK_MEM,))
     row = conn.execute(load("aggregate_pending")).fetchone()
     assert row is not None
-    pages, total = int(row[0]), int(row[1])  # type: ignore[call-overload]
+    pages, total, retweeters = (int(v) for v in row)  # type: ignore[call-overload]
     if progress is not None:
         progress(0, total)
     if total > CATCH_UP_CHUNK_ROWS and pages > 0:
-        folded = _fold_in_chunks(conn, total, progress)
+        folded = _fold_in_chunks(conn, total, retweeters, progress)
     else:
-        folded = _fold(conn, load("aggregate_changes_taken"), {}, authors=True)
+        folded = _fold(conn, load("aggregate_changes_taken"), {}, retweeters, authors=True)
         if progress is not None:
             progress(min(folded.deltas, total), total)
     gone = (0, 0, 0)
@@ -147,24 +147,38 @@ class _Folded:
 
 
 def _fold(
-    conn: Connection, changes: sql.Composable, params: dict[str, object], *, authors: bool
+    conn: Connection,
+    changes: sql.Composable,
+    params: dict[str, object],
+    retweeters: int,
+    *,
+    authors: bool,
 ) -> _Folded:
-    """One aggregate_catch_up statement over `changes`, then the ranks trimmed if any entered."""
+    """One aggregate_catch_up statement over `changes` (the aggregate holding `retweeters`
+    before it), then the ranks trimmed back to RANKED_RETWEETERS."""
     row = conn.execute(
         load("aggregate_catch_up").format(changes=changes),
-        {**params, "authors": authors, "ranked": RANKED_RETWEETERS},
+        {
+            **params,
+            "authors": authors,
+            "ranked": RANKED_RETWEETERS,
+            "ranks_full": retweeters >= RANKED_RETWEETERS,
+        },
     ).fetchone()
     assert row is not None
-    deltas, new_cells, new_authors, new_retweeters, decreased, ranked = (
+    deltas, new_cells, new_authors, new_retweeters, decreased, newly_ranked = (
         int(v)  # type: ignore[call-overload]
         for v in row
     )
-    if ranked:
-        conn.execute(load("aggregate_ranks_trim"), {"ranked": RANKED_RETWEETERS})
+    excess = min(retweeters, RANKED_RETWEETERS) + newly_ranked - RANKED_RETWEETERS
+    if excess > 0:
+        conn.execute(load("aggregate_ranks_trim"), {"excess": excess})
     return _Folded(deltas, new_cells, new_authors, new_retweeters, decreased)
 
 
-def _fold_in_chunks(conn: Connection, total: int, progress: Progress | None) -> _Folded:
+def _fold_in_chunks(
+    conn: Connection, total: int, retweeters: int, progress: Progress | None
+) -> _Folded:
     """Take every pending delta, summed per cell in key order, into a temporary table, then
     fold it CATCH_UP_CHUNK_PAGES pages (a key range) at a time; the author totals once.
 
@@ -182,7 +196,13 @@ def _fold_in_chunks(conn: Connection, total: int, progress: Progress | None) -> 
     for start in range(0, pages, CATCH_UP_CHUNK_PAGES):
         end = start + CATCH_UP_CHUNK_PAGES
         bounds = {"from": f"({start},0)", "to": f"({end if end < pages else LAST_PAGE},0)"}
-        folded += _fold(conn, load("aggregate_changes_range"), bounds, authors=False)
+        folded += _fold(
+            conn,
+            load("aggregate_changes_range"),
+            bounds,
+            retweeters + folded.new_retweeters,
+            authors=False,
+        )
         if progress is not None:
             progress(min(folded.deltas, total), total)
     new_authors = conn.execute(load("aggregate_changes_authors")).fetchone()

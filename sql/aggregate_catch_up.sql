@@ -27,22 +27,26 @@ cells AS (
     ON CONFLICT (retweeter_id) DO UPDATE SET total = t.total + EXCLUDED.total
     RETURNING t.retweeter_id, t.total, (t.xmax = 0) AS created
 ), last_ranked AS (
+    -- The ranks hold the first N (`ranked`) retweeters, all of them while there are
+    -- fewer (`ranks_full` false): the last is a backward step on the rank index.
     SELECT total, retweeter_id FROM retweet_retweeter_ranks
-    ORDER BY total DESC, retweeter_id OFFSET %(ranked)s - 1 LIMIT 1
+    WHERE %(ranks_full)s
+    ORDER BY total, retweeter_id DESC
+    LIMIT 1
 ), ranked AS (
-    -- With no total lower than before, the first N (the `ranked` parameter) retweeters
-    -- are among those ranked already and those changed now: a changed retweeter that
-    -- ranks before the last ranked one (or any, while fewer are ranked) enters or moves
-    -- up; the caller then trims the ranks back to N (aggregate_ranks_trim.sql). A catch-up
-    -- that lowers a total re-ranks from the totals instead (aggregate_ranks_rebuild.sql).
+    -- With no total lower than before, the first N are among those ranked already and
+    -- those changed now: a changed retweeter that ranks before the last ranked one (or
+    -- any, while fewer are ranked) enters or moves up; the caller then trims the ranks
+    -- back to N (aggregate_ranks_trim.sql). A catch-up that lowers a total ranks
+    -- them all again instead (aggregate_ranks_fill.sql).
     INSERT INTO retweet_retweeter_ranks AS r (retweeter_id, total)
     SELECT retweeter_id, total FROM retweeters
-    WHERE NOT EXISTS (SELECT FROM last_ranked)
+    WHERE NOT %(ranks_full)s
        OR (total, -retweeter_id) > (SELECT total, -retweeter_id FROM last_ranked)
     ORDER BY total DESC, retweeter_id
     LIMIT %(ranked)s
     ON CONFLICT (retweeter_id) DO UPDATE SET total = EXCLUDED.total
-    RETURNING 1
+    RETURNING (r.xmax = 0) AS created
 )
 SELECT
     (SELECT coalesce(sum(deltas), 0) FROM changes) AS deltas,
@@ -50,4 +54,4 @@ SELECT
     (SELECT count(*) FROM authors WHERE created) AS new_authors,
     (SELECT count(*) FROM retweeters WHERE created) AS new_retweeters,
     (SELECT count(*) FROM changes WHERE n < 0) AS decreased,
-    (SELECT count(*) FROM ranked) AS ranked
+    (SELECT count(*) FROM ranked WHERE created) AS newly_ranked
