@@ -8,6 +8,7 @@ counted exactly once and the upserts never deadlock.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import astuple, dataclass
 from typing import Protocol
 
@@ -141,15 +142,13 @@ class _Folded:
     decreased: int = 0
 
     def __add__(self, other: _Folded) -> _Folded:
-        return _Folded(
-            *(a + b for a, b in zip(astuple(self), astuple(other), strict=True))
-        )
+        return _Folded(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
 
 
 def _fold(
     conn: Connection,
     changes: sql.Composable,
-    params: dict[str, object],
+    params: Mapping[str, object],
     retweeters: int,
     *,
     authors: bool,
