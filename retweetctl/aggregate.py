@@ -1,9 +1,9 @@
 """The author-by-retweeter aggregate: catch it up from the pending deltas, and check it.
 
 Triggers on `retweets` (migration 0002) append one delta per row that really
-changed, in the writer's transaction; `catch_up` folds them into the cells and
-the totals. One catch-up runs at a time (an advisory lock), so deltas are
-counted exactly once and the upserts never deadlock.
+changed, in the writer's transaction; `catch_up` folds them into the cells, the
+totals and the retweeter ranks (migration 0006). One catch-up runs at a time (an
+advisory lock), so deltas are counted exactly once and the upserts never deadlock.
 """
 
 from __future__ import annotations
