@@ -39,6 +39,9 @@ CAPTURES = ROOT / "tests" / "data" / "twarc"
 SKIP_CAPTURES = ("flat.jsonl",)
 SIZE_MB = 1024
 LARGE_SIZE_MB = 10 * 1024
+# The archive also loaded as this many files in one command (what a collection split
+# by day looks like): the next file parses while the server merges the one before.
+SPLIT_PARTS = 8
 # Copy k of the captures adds k * ID_SHIFT to every id: far above any two ids' difference
 # in one capture, and 10 GB of copies (~2,600) stay below 2**63.
 ID_SHIFT = 1 << 40
@@ -108,6 +111,26 @@ def make_archive(path: Path, size_mb: int, log: Callable[[str], None]) -> None:
                 written += len(data)
             k += 1
     os.replace(f"{path}.part", path)
+
+
+def split_archive(plain: Path, parts: int, log: Callable[[str], None]) -> Path:
+    """The archive cut into `parts` files at line ends (a collection split by day, say),
+    in a directory of their own: part-01.jsonl, part-02.jsonl…"""
+    directory = plain.with_name(f"{plain.stem}-in-{parts}")
+    if directory.is_dir():
+        return directory
+    log(f"  splitting {plain.name} into {parts} files…")
+    work = directory.with_name(directory.name + ".part")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    share = plain.stat().st_size // parts + 1
+    with plain.open("rb") as source:
+        for number in range(1, parts + 1):
+            with (work / f"part-{number:02d}.jsonl").open("wb") as out:
+                out.write(source.read(share))
+                out.write(source.readline())  # to the end of the line cut
+    os.replace(work, directory)
+    return directory
 
 
 def gzip_archive(plain: Path, log: Callable[[str], None]) -> Path:
@@ -205,7 +228,9 @@ def load_method(label: str, workers: int | None = None) -> Callable[[Server, Pat
         env.update(RETWEETCTL_DATABASE_URL=url, RETWEETCTL_HOME=str(server.home))
         if workers is not None:
             env["RETWEETCTL_LOAD_WORKERS"] = str(workers)
-        seconds, rss = timed_shell(f"{retweetctl_exe()} load --quiet {path}", env)
+        # a directory: its files (the archive split), loaded by one command
+        inputs = f"{path}/part-*.jsonl" if path.is_dir() else str(path)
+        seconds, rss = timed_shell(f"{retweetctl_exe()} load --quiet {inputs}", env)
         rows = count_rows(url, "retweets")
         mention = count_rows(url, "retweets WHERE author_from_mention")
         return Run(label, path.name, seconds, rss, rows, mb, mention)
@@ -286,6 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         plain = scratch / f"archive-{args.size_mb}MB.jsonl"
         make_archive(plain, args.size_mb, log)
         packed = gzip_archive(plain, log)
+        split = split_archive(plain, SPLIT_PARTS, log)
         mb = plain.stat().st_size / 1e6
         with bench_server() as server:
             with server.admin() as conn:
@@ -300,6 +326,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ("gzip", load_method("retweetctl load"), packed),
                 ("serial", load_method("retweetctl load, 1 process", workers=1), plain),
                 ("workers", load_method("retweetctl load, 2 workers", workers=2), plain),
+                ("split", load_method(f"retweetctl load, {SPLIT_PARTS} files"), split),
             ]
             if shutil.which("jq") is not None:
                 methods.insert(1, ("jq", m_jq, plain))

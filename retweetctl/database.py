@@ -54,12 +54,17 @@ def database_url(settings: Settings) -> str:
     return embedded_server(settings).ensure_running()
 
 
-def connect(settings: Settings, *, migrate_schema: bool = True) -> Connection:
-    """Open a connection with the schema up to date; UnavailableError if the server cannot be reached."""
+def connect(
+    settings: Settings, *, migrate_schema: bool = True, application_name: str = APPLICATION_NAME
+) -> Connection:
+    """Open a connection with the schema up to date; UnavailableError if the server cannot be reached.
+
+    application_name names the session in pg_stat_activity (a load's second connection
+    says what it does)."""
     url = database_url(settings)
     schema = settings.schema
     try:
-        conn = _open(with_search_path(url, schema))
+        conn = _open(with_search_path(url, schema), application_name)
     except psycopg.OperationalError as exc:
         if settings.database_url is not None:
             raise _unavailable(url, exc) from None
@@ -67,7 +72,7 @@ def connect(settings: Settings, *, migrate_schema: bool = True) -> Connection:
         time.sleep(EMBEDDED_RETRY_DELAY_SECONDS)
         url = embedded_server(settings).ensure_running()
         try:
-            conn = _open(with_search_path(url, schema))
+            conn = _open(with_search_path(url, schema), application_name)
         except psycopg.OperationalError as again:
             raise _unavailable(url, again) from None
     if migrate_schema and not is_current(conn, schema):
@@ -75,10 +80,10 @@ def connect(settings: Settings, *, migrate_schema: bool = True) -> Connection:
     return conn
 
 
-def _open(url: str) -> Connection:
+def _open(url: str, application_name: str) -> Connection:
     return psycopg.connect(
         url,
-        application_name=APPLICATION_NAME,
+        application_name=application_name,
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
     )
 

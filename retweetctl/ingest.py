@@ -17,8 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import NamedTuple
 
 import psycopg
 
@@ -26,30 +24,9 @@ from retweetctl import testpoint
 from retweetctl.database import Connection
 from retweetctl.distributed import check_deltas, merge_feeds_deltas
 from retweetctl.queries import load
-
-
-class Retweet(NamedTuple):
-    """One retweet with what its source says about it (see sql/migrations/0003).
-
-    Ids are positive 64-bit integers. retweet_id and retweeted_at are None when
-    the source does not give them (the retweeted_by endpoint, a CSV without those
-    columns); author_from_mention is True when the author was read from the
-    retweet's `RT @name:` mention because the original was missing.
-    """
-
-    tweet_id: int
-    retweeter_id: int
-    author_id: int
-    retweet_id: int | None = None
-    retweeted_at: datetime | None = None
-    author_from_mention: bool = False
-
-
-# A row to merge: a Retweet, or a plain (tweet_id, retweeter_id, author_id) triple,
-# the details then unknown.
-Row = Retweet | tuple[int, int, int]
-# (id, username, name)
-User = tuple[int, str | None, str | None]
+from retweetctl.rows import Retweet as Retweet  # re-exported: the merge's row types
+from retweetctl.rows import Row as Row
+from retweetctl.rows import User as User
 
 STAGING_COLUMNS = (
     "batch_id, tweet_id, retweeter_id, author_id, retweet_id, retweeted_at, author_from_mention"

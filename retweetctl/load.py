@@ -25,6 +25,7 @@ from typing import IO, Any
 import psycopg
 from psycopg.pq import TransactionStatus
 
+from retweetctl import jsonl_workers, parallel
 from retweetctl.conflicts import CONFLICTS, Notify, conflict_reason, retry_conflicts
 from retweetctl.database import Connection
 from retweetctl.errors import (
@@ -35,9 +36,9 @@ from retweetctl.errors import (
     UsageError,
 )
 from retweetctl.ingest import Retweet, Row, StagingBatch, User
-from retweetctl.inputs import Input, open_input
-from retweetctl.jsonl_workers import parallel_blocks
-from retweetctl.parallel import worker_count
+from retweetctl.inputs import Compression, Input, open_input
+from retweetctl.jsonl_workers import FileIdentity, file_blocks, parallel_blocks
+from retweetctl.parallel import Ahead, worker_count
 from retweetctl.queries import load as sql
 from retweetctl.readers import (
     AUTHOR_UNKNOWN,
@@ -50,6 +51,9 @@ from retweetctl.readers import (
     detect,
     open_reader,
 )
+from retweetctl.readers.common import ReaderInput
+from retweetctl.readers.formats import Reader
+from retweetctl.readers.jsonl import BlockSource, JsonlBlock, serial_blocks
 from retweetctl.runaudit import run_audit
 
 STDIN = "-"
@@ -67,6 +71,14 @@ _TWEET_ID = itemgetter(0)
 _AUTHOR_ID = itemgetter(2)
 # Marks a tweet whose author the database did not know either.
 UNKNOWN = 0
+# Blocks of the next file parsed while the server merges this one (load_files): 64
+# blocks are 64 MiB of lines (256 MiB in workers' ranges), about 15-60 MB of parsed
+# records held; real twarc2 pages parse at ~330 MB/s in one process, so that covers
+# 0.2-0.8 s of the merge's wait.
+PARSE_AHEAD_BLOCKS = 64
+# An uncompressed file at least this big is parsed in worker processes reading their
+# own ranges of it, when cores are idle (jsonl_workers.file_blocks). TODO measure.
+RANGED_MIN_BYTES = 32 << 20
 
 # (input name, its size on disk or None) -> a callable taking the bytes read so far
 ProgressFactory = Callable[[str, int | None], Callable[[int], None] | None]
@@ -144,7 +156,8 @@ class LoadReport:
         return [result for result in self.files if result.committed]
 
     def total(self) -> LoadResult:
-        total = LoadResult(input="total", committed=all(r.committed for r in self.files))
+        committed = bool(self.files) and all(r.committed for r in self.files)
+        total = LoadResult(input="total", committed=committed)
         for result in self.committed:
             total += result
         return total
@@ -240,12 +253,16 @@ def load_files(
     rejects_dir: Path | None = None,
     on_merge: MergeListener | None = None,
     on_retry: Notify | None = None,
+    on_committed: Callable[[str], None] | None = None,
 ) -> LoadReport:
     """Load each input in its own transaction (all in one with strict); LoadAborted on a stop.
 
     A regular file whose transaction meets a database conflict is read again and
     retried (conflicts.py; on_retry gets one line per retry). Standard input, a
     pipe, and every input under strict (one transaction for the run) are not.
+    on_committed(name) is told when a file other than the last has committed (not
+    under strict): the CLI folds its rows into the matrix then, on another connection
+    (background_catch_up.py), while the next file loads.
     """
     options = options or LoadOptions()
     forced = _format(options.format)
@@ -257,12 +274,19 @@ def load_files(
     with run_audit(conn, "load") as audit:
         try:
             check_inputs(names)
+            _prestart_workers(names)
             _check_rejects_is_no_input(options.rejects, names)
             _check_contents(names)
-            with conn.transaction() if options.strict else nullcontext():
-                for name in names:
+            with conn.transaction() if options.strict else nullcontext(), _Ahead(loader) as ahead:
+                for number, name in enumerate(names, start=1):
                     retry = not options.strict and _rereadable(name)
-                    _load_one(loader, report, name, stdin, retry=retry, on_retry=on_retry)
+                    ahead.next_name = names[number] if number < len(names) else None
+                    opened = ahead.take(name)
+                    _load_one(
+                        loader, report, name, stdin, retry=retry, on_retry=on_retry, opened=opened
+                    )
+                    if on_committed is not None and not options.strict and number < len(names):
+                        on_committed(name)
             for result in report.files:
                 result.committed = True
         except (RetweetctlError, psycopg.Error, OSError) as exc:
@@ -311,24 +335,105 @@ def _load_one(
     *,
     retry: bool,
     on_retry: Notify | None,
+    opened: _Opened | None = None,
 ) -> None:
     """Load one input; with retry (a regular file), read it again after a conflict, with a
     fresh result and its rejects written afresh (the rolled-back attempt's are cut from
-    the rejects file)."""
+    the rejects file). opened: the input opened ahead, for the first attempt only."""
     mark = loader.sink.mark()
     start = len(report.files)
+    first = [opened] if opened is not None else []
 
     def attempt() -> None:
         del report.files[start:]  # a rolled-back attempt's counts
         loader.sink.rewind(mark)
         result = LoadResult(input=name)
         report.files.append(result)
-        loader.load(name, result, stdin)
+        loader.load(name, result, stdin, first.pop() if first else None)
 
     if retry:
         retry_conflicts(attempt, name, on_retry)
     else:
         attempt()
+
+
+@dataclass
+class _Opened:
+    """An input opened and its format detected (None: empty); its reader's parse may
+    have begun in a thread (ahead). Closing it stops that thread and closes the input."""
+
+    source: Input
+    format: Format | None
+    reader: Reader | None
+    ahead: Ahead[JsonlBlock] | None = None
+
+    def close(self) -> None:
+        if self.ahead is not None:
+            self.ahead.stop()
+        self.source.close()
+
+    def __enter__(self) -> _Opened:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+class _Ahead:
+    """The next input of a run, opened and its parse begun while this one merges.
+
+    When a file's lines are all parsed, the server still has its users and its merge
+    to do (about a quarter of a 541 MB archive's load), and this process waits: the
+    next file's parse (in a thread, or its workers) fills that wait, up to
+    PARSE_AHEAD_BLOCKS blocks. Opening it early changes nothing else: its records,
+    rejects and transaction are the same. If it cannot be opened now, it is opened
+    at its turn, which then says what is wrong.
+    """
+
+    def __init__(self, loader: _FileLoader) -> None:
+        self.loader = loader
+        self.next_name: str | None = None
+        self.opened: tuple[str, _Opened] | None = None
+        loader.on_parsed = self._open_next
+
+    def _open_next(self) -> None:
+        if self.next_name is None or self.next_name == STDIN or self.opened is not None:
+            return
+        try:
+            self.opened = (self.next_name, self.loader.open(self.next_name, None, ahead=True))
+        except (RetweetctlError, OSError):
+            self.opened = None  # opened again at its turn, which reports the error
+
+    def take(self, name: str) -> _Opened | None:
+        opened, self.opened = self.opened, None
+        if opened is None:
+            return None
+        if opened[0] != name:  # cannot happen: names are loaded in order
+            opened[1].close()
+            return None
+        return opened[1]
+
+    def __enter__(self) -> _Ahead:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.loader.on_parsed = None
+        if self.opened is not None:
+            self.opened[1].close()
+            self.opened = None
+
+
+def _queued(ahead: Ahead[JsonlBlock]) -> BlockSource:
+    """A BlockSource handing over what the parse-ahead thread has parsed (its args unused)."""
+
+    def blocks(_stream: IO[bytes], _name: str) -> Iterator[JsonlBlock]:
+        return iter(ahead)
+
+    return blocks
+
+
+def _no_reject(reject: Reject) -> None:  # replaced before the reader is read (load())
+    raise AssertionError(f"reject before the load began: {reject}")
 
 
 def _format(value: Format | str | None) -> Format | None:
@@ -361,21 +466,48 @@ class _FileLoader:
         self.sink = sink
         self.progress = progress
         self.on_merge = on_merge
+        self.on_parsed: Callable[[], None] | None = None
         self.users_table_ready = False
 
-    def load(self, name: str, result: LoadResult, stdin: IO[bytes] | None) -> None:
-        with open_input(name, stdin) as source:
+    def open(self, name: str, stdin: IO[bytes] | None, *, ahead: bool = False) -> _Opened:
+        """Open an input and detect its format; with ahead, a JSONL input's parse starts
+        now, in a thread (the server is merging the file before: see load_files)."""
+        source = open_input(name, stdin)
+        try:
             detected = _detect(source)
             if detected is None:
+                return _Opened(source, None, None)
+            fmt = self.forced or detected
+            reader = open_reader(source.stream, name, fmt, _no_reject)
+            started: Ahead[JsonlBlock] | None = None
+            if isinstance(reader, JsonlReader):
+                blocks = _jsonl_blocks(source)
+                if ahead:
+                    started = Ahead(iter(blocks(source.stream, name)), PARSE_AHEAD_BLOCKS)
+                    started.start()
+                    reader.blocks = _queued(started)
+                else:
+                    reader.blocks = blocks
+            return _Opened(source, fmt, reader, started)
+        except BaseException:
+            source.close()
+            raise
+
+    def load(
+        self, name: str, result: LoadResult, stdin: IO[bytes] | None, opened: _Opened | None = None
+    ) -> None:
+        """Load one input (opened already, its parse perhaps begun, or opened here)."""
+        with opened if opened is not None else self.open(name, stdin) as input_:
+            if input_.format is None or input_.reader is None:
                 result.note = "empty: nothing to load"
                 result.committed = not self.options.strict
                 return
-            fmt = self.forced or detected
-            result.format = fmt.value
-            on_progress = self._on_progress(name, source)
-            reader = open_reader(source.stream, name, fmt, self._on_reject(result), on_progress)
-            if isinstance(reader, JsonlReader) and worker_count() > 1:
-                reader.blocks = parallel_blocks  # parse in workers once the input is large
+            result.format = input_.format.value
+            reader = input_.reader
+            assert isinstance(reader, ReaderInput)  # every reader is one (readers.READERS)
+            # set now: the input may have been opened before this file's result existed
+            reader.on_reject = self._on_reject(result)
+            reader.on_progress = self._on_progress(name, input_.source)
             with self.conn.transaction():
                 self.users_table_ready = False  # a rolled-back file takes the temp table with it
                 batch = StagingBatch(self.conn, bulk=True)
@@ -384,6 +516,8 @@ class _FileLoader:
                 except UnusableInput as exc:
                     raise DataError(str(exc)) from None
                 result.records = reader.records
+                if self.on_parsed is not None:
+                    self.on_parsed()  # the next input may start its parse now
                 result.users += self._upsert_users()
                 if self.on_merge is not None:
                     self.on_merge(name, batch.seen)
@@ -394,10 +528,13 @@ class _FileLoader:
         result.committed = not self.options.strict
 
     def _on_progress(self, name: str, source: Input) -> Callable[[int], None] | None:
-        """The readers report decompressed bytes; the bar moves on the bytes read from disk."""
+        """The readers report decompressed bytes; the bar moves on the bytes read from disk
+        (the same for an uncompressed input, which workers may read instead of the stream)."""
         advance = self.progress(name, source.size) if self.progress is not None else None
         if advance is None:
             return None
+        if source.compression is Compression.NONE:
+            return advance
         return lambda _decompressed: advance(source.consumed())
 
     def _on_reject(self, result: LoadResult) -> Callable[[Reject], None]:
@@ -496,6 +633,29 @@ class _FileLoader:
             written = max(cur.rowcount, 0)
             cur.execute("TRUNCATE load_users")
         return written
+
+
+def _prestart_workers(names: Sequence[str]) -> None:
+    """Start the parse workers' forkserver now if an input is big enough to use them, so
+    its start overlaps the checks and the first reads (see parallel.prestart)."""
+    threshold = min(RANGED_MIN_BYTES, parallel.SERIAL_BYTES)
+    for name in names:
+        if name != STDIN and os.stat(name).st_size >= threshold:
+            if worker_count() > 1:
+                parallel.prestart(jsonl_workers.__name__)
+            return
+
+
+def _jsonl_blocks(source: Input) -> BlockSource:
+    """Where a JSONL input is parsed: here, or in workers once it is large and cores are idle
+    (an uncompressed file: each worker reads its own ranges of it)."""
+    workers = worker_count()
+    if workers <= 1:
+        return serial_blocks
+    identity = source.identity()
+    if identity is not None and source.size is not None and source.size >= RANGED_MIN_BYTES:
+        return file_blocks(FileIdentity(*identity), source.size, workers)
+    return parallel_blocks
 
 
 def _detect(source: Input) -> Format | None:

@@ -22,22 +22,29 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import IO, NamedTuple, TypeVar
+from multiprocessing import forkserver
+from pathlib import Path
+from typing import IO, Generic, NamedTuple, TypeVar
 
 from retweetctl.errors import ConfigError, TemporaryFailure
 
 __all__ = [
     "CHUNK_BYTES",
+    "Ahead",
     "SERIAL_BYTES",
     "Chunk",
     "WorkerDied",
     "chunks",
     "ordered_map",
     "parse_stream",
+    "prestart",
     "worker_count",
 ]
 
 R = TypeVar("R")
+# The directory holding the retweetctl package (see _context).
+PACKAGE_HOME = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 
 class WorkerDied(TemporaryFailure):
@@ -117,15 +124,44 @@ def _ignore_interrupt() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def ordered_map(
-    function: Callable[[Chunk], R], items: Iterator[Chunk], workers: int, depth: int
-) -> Iterator[R]:
-    """function over items in `workers` processes, in input order, at most depth pending."""
+def _context(module: str) -> multiprocessing.context.ForkServerContext:
+    """The forkserver context, its server started (importing module) if it was not."""
     # forkserver: a clean process forks the workers, so they inherit neither this
     # process's threads (the progress bar's) nor its database connection.
     context = multiprocessing.get_context("forkserver")
     # the parse's module, imported once in the forkserver (a partial names its function)
-    context.set_forkserver_preload([getattr(function, "func", function).__module__])
+    context.set_forkserver_preload([module])
+    # The forkserver imports it with its current directory first on sys.path (Python
+    # 3.11 ignores the sys.path handed to it), so started in the user's directory it
+    # would import any `retweetctl/` found there (another checkout, say) and workers
+    # would run that code. Started from the directory holding this package, it
+    # imports this very copy. Workers still run in the caller's directory.
+    try:
+        previous: str | None = os.getcwd()
+    except OSError:  # the current directory was removed
+        previous = None
+    os.chdir(PACKAGE_HOME)
+    try:
+        forkserver.ensure_running()
+    finally:
+        if previous is not None:
+            os.chdir(previous)
+    return context
+
+
+def prestart(module: str) -> None:
+    """Start the forkserver now, importing module, so the first pool starts at once.
+
+    It starts in the background: its interpreter and imports (about 0.1 s) overlap
+    whatever the caller does before its first parse."""
+    _context(module)
+
+
+def ordered_map(
+    function: Callable[[T], R], items: Iterator[T], workers: int, depth: int
+) -> Iterator[R]:
+    """function over items in `workers` processes, in input order, at most depth pending."""
+    context = _context(getattr(function, "func", function).__module__)
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_interrupt)
     pending: deque[Future[R]] = deque()
     try:
@@ -146,17 +182,20 @@ def ordered_map(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-class _Ahead(threading.Thread):
-    """Reads (and decompresses) the next chunks in a thread while the caller works.
+class Ahead(threading.Thread, Generic[T]):
+    """Runs an iterator in a thread, up to `depth` items ahead of the caller.
 
-    zlib, bz2 and lzma release the GIL while they decompress, so on two cores the
-    decompression overlaps the COPY instead of adding to it.
+    Read-ahead: zlib, bz2 and lzma release the GIL while they decompress, so on two
+    cores the decompression overlaps the COPY instead of adding to it. Parse-ahead
+    (load.py): the next file's lines are parsed while the server merges this one's.
+    The thread starts at the first iteration, or at start() to begin sooner; stop()
+    (or the end of the iteration) lets it go, and closes the iterator.
     """
 
-    def __init__(self, items: Iterator[Chunk], depth: int) -> None:
+    def __init__(self, items: Iterator[T], depth: int) -> None:
         super().__init__(name="retweetctl-read-ahead", daemon=True)
         self.items = items
-        self.queue: queue.Queue[Chunk | BaseException | None] = queue.Queue(depth)
+        self.queue: queue.Queue[T | BaseException | None] = queue.Queue(depth)
         self.stopping = threading.Event()
 
     def run(self) -> None:
@@ -167,9 +206,13 @@ class _Ahead(threading.Thread):
         except BaseException as exc:  # handed to the caller, raised there
             self._put(exc)
             return
+        finally:
+            close = getattr(self.items, "close", None)
+            if close is not None:  # a generator: its own cleanup (a worker pool) runs now
+                close()
         self._put(None)
 
-    def _put(self, item: Chunk | BaseException | None) -> bool:
+    def _put(self, item: T | BaseException | None) -> bool:
         while not self.stopping.is_set():
             try:
                 self.queue.put(item, timeout=POLL_SECONDS)
@@ -178,8 +221,12 @@ class _Ahead(threading.Thread):
                 continue
         return False
 
-    def __iter__(self) -> Iterator[Chunk]:
-        self.start()
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def __iter__(self) -> Iterator[T]:
+        if self.ident is None:
+            self.start()
         try:
             while True:
                 item = self.queue.get()
@@ -215,4 +262,4 @@ def parse_stream(
     else:
         return
     depth = workers * DEPTH_PER_WORKER
-    yield from ordered_map(parse_chunk, iter(_Ahead(source, depth)), workers, depth)
+    yield from ordered_map(parse_chunk, iter(Ahead(source, depth)), workers, depth)

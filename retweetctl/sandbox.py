@@ -375,21 +375,21 @@ def run_demo(directory: Path = DEMO_DIR) -> int:
     if home.exists():  # start from nothing, so the counts below are the ones a new user sees
         _retweetctl(["db", "stop"], env, show=False)
         shutil.rmtree(directory)
-    print("== SANDBOX: a local stand-in for the X API on 127.0.0.1 (no network, no credentials) ==")
+    print("== SANDBOX: a stand-in X API on 127.0.0.1 (no network, no credentials) ==")
     with SandboxServer() as sandbox:
         env["RETWEETCTL_API_BASE_URL"] = sandbox.url
         state = sandbox.state
         print(f"sandbox X API at {sandbox.url}; retweetctl's data in {home}\n")
-        print(f"-- in the sandbox, @{CAROL.username} retweets tweet {TWEET_A} by @{ALICE.username}")
+        print(f"-- in the sandbox, @{CAROL.username} retweets {TWEET_A} by @{ALICE.username}")
         state.add(SandboxTweet(TWEET_A, ALICE, [CAROL]))
         status = _retweetctl(["fetch", str(TWEET_A)], env)
         print(f"\n-- @{DAVE.username} retweets it too")
         state.tweets[TWEET_A].retweeters.append(DAVE)
         status |= _retweetctl(["fetch", str(TWEET_A)], env)
         print(
-            f"\n-- @{ERIN.username} retweets it, and @{CAROL.username} retweets a tweet by @{BOB.username};"
+            f"\n-- @{ERIN.username} retweets it, @{CAROL.username} retweets a tweet by @{BOB.username};"
         )
-        print("-- both tweets go on the watch list, and cron would run `fetch --watched --quiet`")
+        print("-- both go on the watch list, and cron would run `fetch --watched --quiet`")
         state.tweets[TWEET_A].retweeters.append(ERIN)
         state.add(SandboxTweet(TWEET_B, BOB, [CAROL]))
         status |= _retweetctl(["watch", "add", str(TWEET_A), str(TWEET_B)], env)
@@ -401,7 +401,7 @@ def run_demo(directory: Path = DEMO_DIR) -> int:
                   " see them with: psql \"$(RETWEETCTL_HOME=.demo/home .venv/bin/retweetctl db url)\")")  # fmt: skip
         print(f"\nthe sandbox received {len(state.requests)} requests")
     _retweetctl(["db", "stop"], env)
-    print("== SANDBOX demo done (the demo database stays in .demo/; `make demo` starts over) ==")
+    print("== SANDBOX demo done (its database stays in .demo/; `make demo` starts over) ==")
     return 1 if status else 0
 
 

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from typing import IO
 
-from retweetctl.ingest import Row, User
+from retweetctl.rows import Row, User
 
 __all__ = ["SPILL_ROWS", "PageSpool"]
 

@@ -3,11 +3,16 @@
 `RETWEETCTL_TEST_PAUSE=STEP:N` (N defaults to 1) stops the process the N-th time it
 reaches STEP: it writes `retweetctl-test-pause STEP N` on stderr and stops itself
 (SIGSTOP), so a test can look at the database, then kill it (SIGKILL) or let it go
-on (SIGCONT). Steps, all inside the batch's transaction (retweetctl/ingest.py):
+on (SIGCONT). Steps (the first three inside the batch's transaction, retweetctl/ingest.py):
 
 - `copying`: a COPY into staging is open and its first row written;
 - `copied`: a COPY into staging has ended;
-- `merged`: the batch is merged into retweets and deleted from staging, not committed.
+- `merged`: the batch is merged into retweets and deleted from staging, not committed;
+- `caught-up`: a load's background catch-up (retweetctl/background_catch_up.py) has
+  folded the files committed so far into the matrix aggregate and committed.
+
+A pause reached in a thread other than the main one (`caught-up`) stops the whole
+process, but the other threads may run on for a moment before the stop reaches them.
 
 See tests/reliability/README.md. Without the variable each call is one comparison.
 """

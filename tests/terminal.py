@@ -38,14 +38,15 @@ def run_on_terminal(
     args: list[str],
     env: dict[str, str],
     *,
-    on: Literal["stdout", "stderr"] = "stdout",
+    on: Literal["stdout", "stderr", "both"] = "stdout",
     columns: int = 80,
     lines: int = 50,
     cwd: Path | None = None,
     stdout: IO[bytes] | None = None,
 ) -> TerminalRun:
     """`retweetctl ARGS` with `on` attached to a columns x lines pseudo-terminal; the other
-    stream piped (or stdout written to the given file)."""
+    stream piped (or stdout written to the given file). "both": both on the terminal, as
+    at a user's prompt, interleaved as the user sees them."""
     main, child = pty.openpty()
     fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
     environment = {**env, "COLUMNS": str(columns), "LINES": str(lines)}
@@ -53,14 +54,14 @@ def run_on_terminal(
     process = subprocess.Popen(
         [sys.executable, "-m", "retweetctl", *args],
         stdin=subprocess.DEVNULL,
-        stdout=child if on == "stdout" else (stdout or subprocess.PIPE),
-        stderr=child if on == "stderr" else subprocess.PIPE,
+        stdout=child if on in ("stdout", "both") else (stdout or subprocess.PIPE),
+        stderr=child if on in ("stderr", "both") else subprocess.PIPE,
         env=environment,
         cwd=cwd,
         close_fds=True,
     )
     os.close(child)
-    other = process.stderr if on == "stdout" else process.stdout
+    other = {"stdout": process.stderr, "stderr": process.stdout, "both": None}[on]
     screen = b""
     deadline = time.monotonic() + WAIT_SECONDS
     while True:

@@ -115,3 +115,40 @@ def test_a_deadlock_is_a_temporary_failure_not_an_outage(
     assert run(["db", "status"]) == ExitCode.TEMPORARY
     err = capsys.readouterr().err
     assert err.startswith("retweetctl: error: database conflict") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "values"),
+    [
+        ("fetch", {"--limit": "N"}),
+        (
+            "matrix",
+            {
+                "--format": "FORMAT",
+                "--top-authors": "N",
+                "--top-retweeters": "N",
+                "--author": "ID|@NAME",
+                "--retweeter": "ID|@NAME",
+                "--min-count": "N",
+                "--output": "FILE",
+                "--since": "WHEN",
+            },
+        ),
+    ],
+)
+def test_options_name_their_value_not_its_python_type(
+    path: str,
+    values: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Typer 0.29 shows each parameter's type (`<int range>`, `<list[str]>`) unless it has a
+    metavar: an option that takes a value says what the value is."""
+    monkeypatch.setenv("COLUMNS", "200")  # one line per option
+    assert run([path, "--help"]) == ExitCode.OK
+    lines = capsys.readouterr().out.splitlines()
+    for option, value in values.items():
+        (line,) = [line for line in lines if re.search(rf"│ {option} ", line)]
+        assert re.search(rf"\s{re.escape(value)}(\s|$)", line), line
+    tags = re.compile(r"<(int range|list\[str\]|file|path|str|int)>")
+    assert not [line for line in lines if "--" in line and tags.search(line)], lines

@@ -55,7 +55,7 @@ def test_counts_are_exact_as_the_list_grows(
     first = fetch_cli(["fetch", str(T1)])
     assert first.exit_code == 0, first.stderr
     assert f"{T1} by @alice: 1 of 1 records added" in first.stdout
-    assert "1 of 1 records added in total (1 tweet)" in first.stdout
+    assert "1 of 1 records added in total (1 tweet fetched)" in first.stdout
     assert first.stderr == ""  # no progress bar: stderr is not a terminal
 
     tweet.retweeters.append(USERS[1])
@@ -192,7 +192,21 @@ def test_deleted_and_protected_tweets_are_reported_and_marked(
     assert text.stdout.startswith(
         f"{T3}: not found: deleted, or its author suspended (X API: Could not find tweet"
     )
-    assert text.stdout.count("not found") == 1
+    (line, total) = text.stdout.splitlines()
+    assert line.count("not found") == 1
+    assert total == "0 of 0 records added in total (0 tweets fetched, 1 not found)"
+
+
+def test_the_total_counts_only_the_tweets_fetched_and_names_the_others_apart(
+    fetch_cli: Fetch, fake_x: SandboxServer
+) -> None:
+    fake_x.state.add(SandboxTweet(T1, ALICE, USERS[:2]))
+    fake_x.state.add(SandboxTweet(T2, BOB, [USERS[2]], status="unauthorized"))
+    result = fetch_cli(["fetch", str(T1), str(T2), str(T3)])  # T3: not found
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == (
+        "2 of 2 records added in total (1 tweet fetched, 1 not found, 1 unauthorized)"
+    )
 
 
 def test_json_output_uses_string_ids(fetch_cli: Fetch, fake_x: SandboxServer) -> None:
@@ -497,7 +511,9 @@ def test_unchanged_watched_tweets_are_skipped_unless_forced(
     tweet.retweeters.append(USERS[2])
     second = fetch_cli(["fetch", "--watched"])
     assert second.exit_code == 0, second.stderr
-    assert "1 of 2 records added in total (2 tweets, 1 skipped as unchanged)" in second.stdout
+    assert (
+        "1 of 2 records added in total (1 tweet fetched, 1 skipped as unchanged)" in second.stdout
+    )
     assert f"{T2} by @bob: skipped: retweet_count unchanged (1)" in second.stdout
     assert page_calls(fake_x, T2) == 1
     forced = fetch_cli(["fetch", "--watched", "--force", "--json"])

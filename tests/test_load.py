@@ -214,6 +214,31 @@ def test_users_from_includes_fill_the_users_table(conn: Connection, tmp_path: Pa
     assert result.users == len(expected) - 1
 
 
+# The first user in 2sets.jsonl's includes.
+USER_NAMED_BY_2SETS = 1433267766912557062
+
+
+def test_a_file_loaded_again_neither_writes_nor_locks_its_users(
+    conn: Connection, tmp_path: Path
+) -> None:
+    # A user without a name yet, which the file names: the only row the second load writes.
+    conn.execute("INSERT INTO users (id) VALUES (%s)", (USER_NAMED_BY_2SETS,))
+    conn.commit()
+    assert load(conn, [TWARC / "2sets.jsonl"], tmp_path).files[0].users > 0
+    conn.execute("UPDATE users SET username = NULL WHERE id = %s", (USER_NAMED_BY_2SETS,))
+    conn.commit()
+    rows = "SELECT id, xmin::text, xmax::text FROM users ORDER BY id"
+    before = conn.execute(rows).fetchall()
+    conn.commit()
+    again = load(conn, [TWARC / "2sets.jsonl"], tmp_path).files[0]
+    after = conn.execute(rows).fetchall()
+    assert again.users == 1
+    changed = [new for old, new in zip(before, after, strict=True) if old != new]
+    # Every other row as it was, xmax included: ON CONFLICT … WHERE would have locked
+    # each skipped row (its xmax set to the load's transaction) for nothing.
+    assert [row[0] for row in changed] == [USER_NAMED_BY_2SETS]
+
+
 def test_bad_jsonl_lines_go_to_the_rejects_file(conn: Connection, tmp_path: Path) -> None:
     result = load(conn, [BAD / "bad_lines.jsonl"], tmp_path).files[0]
     assert table(conn) == {(101, 11, 1), (102, 12, 2), (102, 13, 2)}

@@ -9,6 +9,9 @@ import io
 import json
 import lzma
 import os
+import re
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,15 +19,23 @@ from typing import Any
 import pytest
 import zstandard
 
-from retweetctl import parallel
+from retweetctl import jsonl_workers, parallel
+from retweetctl import load as load_module
 from retweetctl.database import Connection
 from retweetctl.errors import ExitCode
 from retweetctl.ingest import StagingBatch
 from retweetctl.inputs import Compression, CorruptInput, open_input
-from retweetctl.jsonl_workers import parallel_blocks, parse_chunk
+from retweetctl.jsonl_workers import (
+    FileChanged,
+    FileIdentity,
+    file_blocks,
+    parallel_blocks,
+    parse_chunk,
+)
 from retweetctl.load import LoadAborted, LoadReport, load_files
 from retweetctl.parallel import Chunk, WorkerDied, chunks, parse_stream
 from retweetctl.readers import AUTHOR_UNKNOWN, JsonlReader, Parsed, Reject
+from tests.conftest import run_cli
 from tests.terminal import run_on_terminal
 
 TESTS = Path(__file__).resolve().parent
@@ -118,6 +129,33 @@ def test_a_truncated_compressed_file_is_corrupt_not_short(
     assert caught.value.message.startswith(f"{path}: corrupt {kind.value} data (")
 
 
+@pytest.mark.parametrize("kind", list(COMPRESSORS), ids=lambda k: k.value)
+def test_damaged_compressed_data_is_corrupt(kind: Compression, tmp_path: Path) -> None:
+    # Bytes flipped in the middle of the compressed stream (not at its end): the
+    # decompressor's own error (zlib's, ISA-L's, lzma's…) becomes the one clear line.
+    packed = bytearray(COMPRESSORS[kind]((TWARC / "brexit.jsonl").read_bytes()))
+    middle = len(packed) // 2
+    packed[middle : middle + 8] = bytes(b ^ 0x5A for b in packed[middle : middle + 8])
+    path = tmp_path / "damaged"
+    path.write_bytes(packed)
+    with open_input(str(path)) as source, pytest.raises(CorruptInput) as caught:
+        source.stream.read()
+    assert caught.value.exit_code == ExitCode.DATA_ERROR
+    assert caught.value.message.startswith(f"{path}: corrupt {kind.value} data (")
+
+
+def test_a_gzip_member_with_an_invalid_deflate_block_is_corrupt(tmp_path: Path) -> None:
+    # A gzip header, then a deflate block of the reserved type 3: the decompressor's
+    # own error (zlib.error, or ISA-L's IsalError, which is no OSError), not a CRC check.
+    path = tmp_path / "invalid.gz"
+    path.write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff\x07" + bytes(20))
+    with open_input(str(path)) as source, pytest.raises(CorruptInput) as caught:
+        source.stream.read()
+    assert caught.value.exit_code == ExitCode.DATA_ERROR
+    assert caught.value.message.startswith(f"{path}: corrupt gzip data (")
+    assert "deflate block" in caught.value.message or "block type" in caught.value.message
+
+
 # -- chunks and workers (real worker processes, no database) -------------------
 
 
@@ -141,6 +179,19 @@ def count_pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(parallel, "ordered_map", spy)
     return pools
+
+
+def spy_file_blocks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes load planned worker ranges for (jsonl_workers.file_blocks, really run)."""
+    sizes: list[int] = []
+    real = load_module.file_blocks
+
+    def spy(identity: FileIdentity, size: int, workers: int | None = None) -> Any:
+        sizes.append(size)
+        return real(identity, size, workers)
+
+    monkeypatch.setattr(load_module, "file_blocks", spy)
+    return sizes
 
 
 def runs(parsed: list[Parsed]) -> list[Parsed]:
@@ -177,6 +228,110 @@ def test_workers_give_the_lines_and_rejects_of_the_serial_reader(
     assert runs(got) == runs(expected)
     assert rejects == serial and len(rejects) == 39
     assert reader.records == sum(1 for line in data.splitlines() if line.strip())
+
+
+def ranged_source(path: Path, size: int | None = None) -> Any:
+    """file_blocks over path's first `size` bytes (all of it by default), in two workers."""
+    info = path.stat()
+    identity = FileIdentity(str(path), info.st_dev, info.st_ino)
+    return file_blocks(identity, info.st_size if size is None else size, workers=2)
+
+
+def test_workers_reading_their_own_ranges_give_the_lines_and_rejects_of_the_serial_reader(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Real pages (a few KB to 100 KB a line) and malformed lines; ranges of 3,000 bytes,
+    # so lines cross range ends and some lines are longer than several ranges.
+    data = (BAD / "bad_lines.jsonl").read_bytes() * 3 + (TWARC / "2sets.jsonl").read_bytes()
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(data)
+    serial: list[Reject] = []
+    expected = list(JsonlReader(io.BytesIO(data), "in", serial.append).lines())
+    monkeypatch.setattr(jsonl_workers, "RANGE_BYTES", 3000)
+    pools = count_pools(monkeypatch)
+    rejects: list[Reject] = []
+    reader = JsonlReader(io.BytesIO(b""), "in", rejects.append, blocks=ranged_source(path))
+    got = list(reader.lines())
+    assert pools == [2]
+    assert len(data) > 10 * 3000 and max(map(len, data.splitlines())) > 3 * 3000
+    assert runs(got) == runs(expected)
+    assert rejects == serial and len(rejects) == 39  # numbered as lines of the whole file
+    assert reader.records == sum(1 for line in data.splitlines() if line.strip())
+
+
+def test_lines_appended_after_the_ranges_were_planned_are_parsed_here(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    data = (TWARC / "2sets.jsonl").read_bytes() + (BAD / "bad_lines.jsonl").read_bytes()
+    path = tmp_path / "growing.jsonl"
+    path.write_bytes(data)
+    serial: list[Reject] = []
+    expected = list(JsonlReader(io.BytesIO(data), "in", serial.append).lines())
+    monkeypatch.setattr(jsonl_workers, "RANGE_BYTES", 5000)
+    rejects: list[Reject] = []
+    # ranges planned for the first half only, as if the rest was written during the load
+    blocks = ranged_source(path, size=len(data) // 2)
+    got = list(JsonlReader(io.BytesIO(b""), "in", rejects.append, blocks=blocks).lines())
+    assert runs(got) == runs(expected)
+    assert rejects == serial and rejects[0].line > data[: len(data) // 2].count(b"\n")
+
+
+def test_a_file_replaced_while_it_loads_stops_with_exit_75(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_bytes((TWARC / "2sets.jsonl").read_bytes())
+    blocks = ranged_source(path)
+    replacement = tmp_path / "new.jsonl"
+    replacement.write_bytes(path.read_bytes())
+    os.replace(replacement, path)  # same bytes, another file: the workers must notice
+    with pytest.raises(FileChanged, match="in.jsonl was replaced while it loaded") as caught:
+        list(JsonlReader(io.BytesIO(b""), "in.jsonl", print, blocks=blocks).lines())
+    assert caught.value.exit_code == ExitCode.TEMPORARY
+
+
+# Loads path with two workers reading ranges, from the current directory, and prints
+# the rows stored. Run as a file from elsewhere, so only the installed retweetctl is
+# on its sys.path; the directory it runs in holds another `retweetctl` package.
+LOAD_FROM_A_DIRECTORY = """
+import sys
+import psycopg
+from retweetctl import jsonl_workers, load
+load.RANGED_MIN_BYTES = 0
+jsonl_workers.RANGE_BYTES = 4096
+if __name__ == "__main__":
+    with psycopg.connect(sys.argv[1]) as conn:
+        report = load.load_files(conn, [sys.argv[2]])
+        stored = conn.execute("SELECT count(*) FROM retweets").fetchone()[0]
+        print(report.files[0].seen, stored)
+"""
+
+
+def test_workers_run_this_retweetctl_whatever_the_current_directory_holds(
+    db_url: str, tmp_path: Path
+) -> None:
+    # Another checkout's retweetctl in the user's directory (an older one, say, without
+    # parse_range): the forkserver once imported it from there and every worker died.
+    other = tmp_path / "work" / "retweetctl"
+    other.mkdir(parents=True)
+    (other / "__init__.py").write_text("")
+    (other / "jsonl_workers.py").write_text("raise SystemExit('the wrong retweetctl')\n")
+    (tmp_path / "work" / "in.jsonl").write_bytes((TWARC / "2sets.jsonl").read_bytes())
+    script = tmp_path / "bin" / "run.py"
+    script.parent.mkdir()
+    script.write_text(LOAD_FROM_A_DIRECTORY)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env[parallel.WORKERS_ENV] = "2"
+    done = subprocess.run(
+        [sys.executable, str(script), db_url, "in.jsonl"],
+        cwd=tmp_path / "work",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    seen, stored = map(int, done.stdout.split())
+    assert seen == stored > 0
 
 
 def test_results_come_back_in_input_order_from_several_workers() -> None:
@@ -279,6 +434,53 @@ def test_a_compressed_capture_loads_the_rows_of_the_plain_one(
     assert sizes[-1] == (path.stat().st_size, path.stat().st_size)  # compressed bytes
 
 
+@pytest.mark.parametrize("workers", [1, 2], ids=["here", "in-workers"])
+def test_the_next_file_is_parsed_while_this_one_merges_with_the_same_result(
+    conn: Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    names = [TWARC / "2sets.jsonl", BAD / "bad_lines.jsonl", TWARC / "kpop.jsonl"]
+    monkeypatch.setenv(parallel.WORKERS_ENV, str(workers))
+    monkeypatch.setattr(load_module, "RANGED_MIN_BYTES", 0)  # with 2: workers read ranges
+    monkeypatch.setattr(jsonl_workers, "RANGE_BYTES", 4096)
+    (tmp_path / "alone").mkdir()
+    with monkeypatch.context() as no_ahead:  # the same run, nothing opened ahead
+        no_ahead.setattr(load_module._Ahead, "_open_next", lambda self: None)
+        alone = load(conn, names, tmp_path / "alone").files
+    conn.execute("TRUNCATE retweets, users")
+    conn.commit()
+    rejects_alone = (tmp_path / "alone" / "bad_lines.jsonl.rejects.jsonl").read_text()
+    events: list[str] = []
+    real_open, real_merge = load_module._FileLoader.open, StagingBatch.merge
+
+    def spy_open(self: Any, name: str, stdin: Any, *, ahead: bool = False) -> Any:
+        events.append(f"open {Path(name).name}{' ahead' if ahead else ''}")
+        return real_open(self, name, stdin, ahead=ahead)
+
+    def spy_merge(self: StagingBatch) -> Any:
+        events.append("merge")
+        return real_merge(self)
+
+    monkeypatch.setattr(load_module._FileLoader, "open", spy_open)
+    monkeypatch.setattr(StagingBatch, "merge", spy_merge)
+    (tmp_path / "run").mkdir()
+    together = load(conn, names, tmp_path / "run").files
+    # Each next file was opened, its parse begun, before the file before it merged.
+    assert events == [
+        "open 2sets.jsonl",
+        "open bad_lines.jsonl ahead",
+        "merge",
+        "open kpop.jsonl ahead",
+        "merge",
+        "merge",
+    ]
+
+    def outcome(result: Any) -> dict[str, Any]:  # where its rejects went aside
+        return {k: v for k, v in result.as_dict().items() if k != "rejects_file"}
+
+    assert [outcome(r) for r in together] == [outcome(r) for r in alone]
+    assert (tmp_path / "run" / "bad_lines.jsonl.rejects.jsonl").read_text() == rejects_alone
+
+
 def test_a_corrupt_compressed_file_rolls_back_alone_and_exits_65(
     conn: Connection, tmp_path: Path
 ) -> None:
@@ -335,8 +537,9 @@ def test_workers_resolve_authors_from_earlier_lines_across_chunks(
     assert {(500, 30, 5), (500, 21, 5), (500, 22, 5)} <= table(conn)
 
 
+@pytest.mark.parametrize("ranged", [False, True], ids=["lines-shipped", "ranges-read-by-workers"])
 def test_the_parse_in_workers_keeps_one_copy_per_file_and_the_same_rows(
-    conn: Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    conn: Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ranged: bool
 ) -> None:
     path = tmp_path / "captures.jsonl"
     path.write_bytes(b"".join((TWARC / n).read_bytes() for n in ("2sets.jsonl", "kpop.jsonl")))
@@ -357,9 +560,14 @@ def test_the_parse_in_workers_keeps_one_copy_per_file_and_the_same_rows(
     monkeypatch.setenv(parallel.WORKERS_ENV, "2")
     monkeypatch.setattr(parallel, "SERIAL_BYTES", 0)
     monkeypatch.setattr(parallel, "CHUNK_BYTES", 4096)  # a chunk a line, all in workers
+    # an uncompressed file is read by the workers in ranges from RANGED_MIN_BYTES on
+    monkeypatch.setattr(load_module, "RANGED_MIN_BYTES", 0 if ranged else 1 << 40)
+    monkeypatch.setattr(jsonl_workers, "RANGE_BYTES", 4096)
+    planned = spy_file_blocks(monkeypatch)
     pools = count_pools(monkeypatch)
     workers = load(conn, [path], tmp_path).files[0]
     assert pools == [2]
+    assert planned == ([path.stat().st_size] if ranged else [])
     assert serial_copies == len(copies) == 1  # one COPY a file, wherever the parse ran
     assert table(conn) == loaded and len(loaded) > 0
     assert (workers.records, workers.seen, workers.added, workers.users, workers.skipped) == (
@@ -392,3 +600,77 @@ def test_the_bar_shows_bytes_then_the_merge_under_a_terminal(
     merging = screen.index("brexit.jsonl.xz: merging 67 rows…")
     assert reading < merging
     assert f"/{path.stat().st_size / 1000:.1f} kB" in screen[:merging]  # the compressed size
+
+
+def visible(screen: str) -> str:
+    """The terminal's bytes without escape sequences (colours, cursor moves, erases)."""
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen)
+
+
+def test_a_failed_load_says_so_on_lines_of_their_own_after_the_bar(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    # stdout and stderr on one terminal, as at a prompt: the summary used to be glued
+    # to the end of the still-drawn bar (`…? -:--:--bad.jsonl: 0 of 0 records added`).
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes((TWARC / "brexit.jsonl").read_bytes() + b"{not json\n")
+    run = run_on_terminal(
+        ["load", "--strict", str(bad)], cli_env, on="both", columns=80, cwd=tmp_path
+    )
+    assert run.exit_code == ExitCode.DATA_ERROR
+    text = visible(run.screen.decode(errors="replace"))
+    summary = text.index(f"{bad}: 0 of 0 records added (rolled back)")
+    assert text[summary - 1] in "\r\n", repr(text[summary - 80 : summary + 10])
+    assert "bad.jsonl line 2: invalid JSON" in text[summary:]
+
+
+def test_a_lone_input_that_fails_its_check_prints_no_summary(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    missing = tmp_path / "missing.jsonl"
+    result = run_cli(["load", str(missing)], cli_env)
+    assert result.exit_code == ExitCode.NO_INPUT
+    assert result.stdout == ""  # nothing was read: the one error line says it all
+    assert (
+        result.stderr.strip()
+        == f"retweetctl: error: cannot read {missing}: No such file or directory"
+    )
+    as_json = json.loads(run_cli(["load", "--json", str(missing)], cli_env).stdout)
+    assert (as_json["files"], as_json["total"]["committed"]) == ([], False)
+
+
+def test_counts_in_the_summary_have_thousands_separators(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    rows = tmp_path / "rows.csv"
+    lines = [f"{900 + r % 3},{r},{800 + r % 3}" for r in range(1, 1501)]
+    rows.write_text("tweet_id,retweeter_id,author_id\n" + "\n".join(lines) + "\n")
+    result = run_cli(["load", str(rows)], cli_env)
+    assert result.exit_code == ExitCode.OK, result.stderr
+    assert result.stdout.splitlines()[0] == f"{rows}: 1,500 of 1,500 records added"
+
+
+def test_a_finished_file_leaves_no_merging_line_while_the_next_loads() -> None:
+    from rich.console import Console
+
+    from retweetctl.commands.load_progress import LoadProgress
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=80)
+    with LoadProgress(console) as progress:
+        progress.for_file("a.jsonl", 1000)(1000)
+        progress.merging("a.jsonl", 78)
+        assert [t.description for t in progress.bar.tasks] == ["a.jsonl: merging 78 rows…"]
+        progress.for_file("b.jsonl", 2000)(10)
+        assert [t.description for t in progress.bar.tasks] == ["b.jsonl"]
+        progress.merging("b.jsonl", 5)
+        shown = progress.bar.columns[2].render(progress.bar.tasks[0])  # bytes read
+    assert shown == ""  # a merging line shows its rows, not "540.6/? MB"
+
+
+def test_csv_forced_on_a_jsonl_file_says_what_it_is(cli_env: dict[str, str]) -> None:
+    result = run_cli(["load", "--format", "csv", str(TWARC / "brexit.jsonl")], cli_env)
+    assert result.exit_code == ExitCode.DATA_ERROR
+    assert result.stderr.splitlines()[-1] == (
+        f"retweetctl: error: {TWARC / 'brexit.jsonl'} starts like JSONL, not CSV with a header"
+        " naming tweet_id,retweeter_id,author_id: load it without --format csv"
+    )

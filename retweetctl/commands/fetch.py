@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from enum import StrEnum
 from typing import Annotated
 
@@ -14,14 +15,26 @@ from retweetctl.commands.common import state, stderr_console, stdout_console, wa
 from retweetctl.errors import RetweetctlError, UsageError
 from retweetctl.fetch import (
     DEFAULT_LIMIT,
+    ERROR,
+    NOT_FOUND,
     OK,
+    RATE_LIMITED,
     SKIPPED,
+    UNAUTHORIZED,
     FetchResult,
     TweetOutcome,
     parse_tweet_ids,
     run_fetch,
 )
 from retweetctl.xapi import VIA_RETWEETED_BY, VIA_RETWEETS, XApi, retry_policy_from_env
+
+# How the total line names the tweets not fetched whole, by their status.
+NOT_FETCHED = {
+    NOT_FOUND: "not found",
+    UNAUTHORIZED: "unauthorized",
+    RATE_LIMITED: "rate limited",
+    ERROR: "failed",
+}
 
 
 class Via(StrEnum):
@@ -43,7 +56,11 @@ def command(
     ] = None,
     watched: bool = typer.Option(False, "--watched", help="Also every tweet on the watch list."),
     limit: int = typer.Option(
-        DEFAULT_LIMIT, "--limit", min=0, help="At most N retweeters per tweet per run; 0 = all."
+        DEFAULT_LIMIT,
+        "--limit",
+        min=0,
+        metavar="N",
+        help="At most N retweeters per tweet per run; 0 = all.",
     ),
     force: bool = typer.Option(
         False, "--force", help="Fetch watched tweets even if their retweet_count did not change."
@@ -104,20 +121,27 @@ def command(
 def tweet_line(tweet: TweetOutcome) -> str:
     who = f" by @{tweet.author_username}" if tweet.author_username else ""
     if tweet.status == OK:
-        return f"{tweet.id}{who}: {tweet.added} of {tweet.seen} records added"
+        return f"{tweet.id}{who}: {tweet.added:,} of {tweet.seen:,} records added"
     if tweet.status == SKIPPED:
         return f"{tweet.id}{who}: skipped: {tweet.detail}"
-    counts = f"{tweet.added} of {tweet.seen} records added; " if tweet.seen else ""
+    counts = f"{tweet.added:,} of {tweet.seen:,} records added; " if tweet.seen else ""
     return f"{tweet.id}{who}: {counts}{tweet.status.replace('_', ' ')}: {tweet.detail}"
 
 
 def total_line(result: FetchResult) -> str:
-    extra = f", {result.skipped_unchanged} skipped as unchanged" if result.skipped_unchanged else ""
-    tweets = len(result.tweets)
-    return (
-        f"{result.added} of {result.seen} records added in total "
-        f"({tweets} tweet{'s' if tweets != 1 else ''}{extra})"
-    )
+    """`M of N records added in total (K tweets fetched, …)`: the tweets fetched (status
+    ok), then the others apart by what happened to them."""
+    statuses = Counter(t.status for t in result.tweets)
+    fetched = statuses[OK]
+    apart = [
+        f"{statuses[status]} {words}" for status, words in NOT_FETCHED.items() if statuses[status]
+    ]
+    if result.skipped_unchanged:
+        apart.append(f"{result.skipped_unchanged} skipped as unchanged")
+    if locked := statuses[SKIPPED] - result.skipped_unchanged:
+        apart.append(f"{locked} being fetched by another run")
+    tweets = ", ".join([f"{fetched} tweet{'s' if fetched != 1 else ''} fetched", *apart])
+    return f"{result.added:,} of {result.seen:,} records added in total ({tweets})"
 
 
 def to_json(result: FetchResult) -> dict[str, object]:

@@ -13,8 +13,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from retweetctl.background_catch_up import APPLICATION_NAME as CATCH_UP_APPLICATION_NAME
+from retweetctl.background_catch_up import BackgroundCatchUp
 from retweetctl.commands.catching_up import catch_up_telling
 from retweetctl.commands.common import state, stderr_console, stdout_console, warn
+from retweetctl.database import Connection, connect
 from retweetctl.load import (
     LoadAborted,
     LoadOptions,
@@ -86,7 +89,13 @@ def command(
 
             (author_id,) = resolve_users(conn, [author])
         options = LoadOptions(format=forced, strict=strict, author=author_id, rejects=rejects)
-        with _progress(show_progress) as bar:
+        aborted: LoadAborted | None = None
+        # Each committed file but the last is folded into the matrix on a second
+        # connection while the next one loads (see retweetctl/background_catch_up.py).
+        with (
+            _progress(show_progress) as bar,
+            BackgroundCatchUp(lambda: _catch_up_connection(ctx)) as behind,
+        ):
             try:
                 report = load_files(
                     conn,
@@ -95,16 +104,23 @@ def command(
                     progress=bar.for_file if bar is not None else None,
                     on_merge=bar.merging if bar is not None else None,
                     on_retry=None if quiet else warn,
+                    on_committed=lambda _name: behind.poke(),
                 )
-            except LoadAborted as aborted:
-                if not quiet:
-                    _print_report(aborted.report, as_json, error=aborted.message)
-                raise aborted.cause from None
+            except LoadAborted as stopped:
+                aborted = stopped
+        if aborted is not None:  # said after the bar is gone, so it starts a line of its own
+            if not quiet:
+                _print_report(aborted.report, as_json, error=aborted.message, inputs=len(files))
+            raise aborted.cause from None
         # Fold the new rows into the matrix aggregate now, in its own transaction (the
         # rows are committed already), so the next `matrix` has nothing to wait for.
         catch_up_telling(conn, quiet=quiet)
     if not quiet:
         _print_report(report, as_json)
+
+
+def _catch_up_connection(ctx: typer.Context) -> Connection:
+    return connect(state(ctx).settings(), application_name=CATCH_UP_APPLICATION_NAME)
 
 
 @contextmanager
@@ -121,21 +137,23 @@ def _progress(enabled: bool) -> Iterator[LoadProgress | None]:
 
 
 def _reasons(counts: Counter[str]) -> str:
-    return ", ".join(f"{reason} ({count})" for reason, count in sorted(counts.items()))
+    return ", ".join(f"{reason} ({count:,})" for reason, count in sorted(counts.items()))
 
 
 def _line(result: LoadResult) -> str:
     if result.note is not None:
         return f"{result.input}: {result.note}"
-    text = f"{result.input}: {result.added} of {result.seen} records added"
+    text = f"{result.input}: {result.added:,} of {result.seen:,} records added"
     if result.users:
-        text += f"; {result.users} user{'' if result.users == 1 else 's'} named"
+        text += f"; {result.users:,} user{'' if result.users == 1 else 's'} named"
     if not result.committed:
         text += " (rolled back)"
     return text
 
 
-def _print_report(report: LoadReport, as_json: bool, error: str | None = None) -> None:
+def _print_report(
+    report: LoadReport, as_json: bool, error: str | None = None, inputs: int = 1
+) -> None:
     if as_json:
         total = report.total()
         payload = {
@@ -148,24 +166,26 @@ def _print_report(report: LoadReport, as_json: bool, error: str | None = None) -
         }
         print(json.dumps(payload, indent=2))
         return
+    if error is not None and not report.files and inputs == 1:
+        return  # its one input failed the checks: the error line says it all
     out = stdout_console
     for result in report.files:
         out.print(_line(result), markup=False, highlight=False)
         if result.from_mention:
             out.print(
-                f"  attributed from the retweet text: {result.from_mention}",
+                f"  attributed from the retweet text: {result.from_mention:,}",
                 markup=False,
                 highlight=False,
             )
         if result.skipped:
             out.print(
-                f"  skipped {sum(result.skipped.values())}: {_reasons(result.skipped)}",
+                f"  skipped {sum(result.skipped.values()):,}: {_reasons(result.skipped)}",
                 markup=False,
                 highlight=False,
             )
         if result.rejected:
             out.print(
-                f"  rejected {sum(result.rejected.values())}: {_reasons(result.rejected)}"
+                f"  rejected {sum(result.rejected.values()):,}: {_reasons(result.rejected)}"
                 f" -> {result.rejects_file}",
                 markup=False,
                 highlight=False,
@@ -173,7 +193,9 @@ def _print_report(report: LoadReport, as_json: bool, error: str | None = None) -
     total = report.total()
     if len(report.files) > 1 or error is not None:
         committed = [r.input for r in report.committed]
-        text = f"total: {total.added} of {total.seen} records added from {len(committed)} file(s)"
+        text = (
+            f"total: {total.added:,} of {total.seen:,} records added from {len(committed)} file(s)"
+        )
         if error is not None:  # the run stopped: say exactly which files are in the table
             text = text.replace(" file(s)", " committed file(s)")
             text += f": {', '.join(committed)}" if committed else "; nothing was loaded"

@@ -11,11 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TaskID,
     TextColumn,
     TimeRemainingColumn,
@@ -30,15 +32,20 @@ class LoadProgress:
         self.bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
+            _ReadingOnly(DownloadColumn()),
+            _ReadingOnly(TransferSpeedColumn()),
+            _ReadingOnly(TimeRemainingColumn()),
             console=console,
             transient=True,
         )
         self.tasks: dict[str, TaskID] = {}
+        self.merges: list[TaskID] = []  # "merging" tasks: removed when the next input starts
 
     def for_file(self, name: str, size: int | None) -> Callable[[int], None]:
+        # Inputs load one after another: the ones merging before this one are done.
+        for done in self.merges:
+            self.bar.remove_task(done)
+        self.merges.clear()
         task = self.bar.add_task(_label(name), total=size)
         self.tasks[name] = task
 
@@ -52,9 +59,11 @@ class LoadProgress:
         task = self.tasks.pop(name, None)
         if task is None:
             return
-        read = int(next((t.completed for t in self.bar.tasks if t.id == task), 0))
         self.bar.remove_task(task)  # a task's total cannot go back to None (pulsing)
-        self.bar.add_task(f"{_label(name)}: merging {rows:,} rows…", total=None, completed=read)
+        merge = self.bar.add_task(
+            f"{_label(name)}: merging {rows:,} rows…", total=None, merging=True
+        )
+        self.merges.append(merge)
         self.bar.refresh()  # a short merge may end before the next automatic refresh
 
     def __enter__(self) -> LoadProgress:
@@ -68,6 +77,17 @@ class LoadProgress:
         traceback: TracebackType | None,
     ) -> None:
         self.bar.stop()
+
+
+class _ReadingOnly(ProgressColumn):
+    """A column of bytes read, blank on a merging task (it has rows, not bytes, to show)."""
+
+    def __init__(self, column: ProgressColumn) -> None:
+        super().__init__()
+        self.column = column
+
+    def render(self, task: Task) -> RenderableType:
+        return "" if task.fields.get("merging") else self.column.render(task)
 
 
 def _label(name: str) -> str:

@@ -47,16 +47,20 @@ def command(
     ctx: typer.Context,
     format: Annotated[
         Format,
-        typer.Option("--format", "-f", help=f"{FORMAT_HELP}."),
+        typer.Option("--format", "-f", metavar="FORMAT", help=f"{FORMAT_HELP}."),
     ] = Format.table,
     top_authors: Annotated[
-        int, typer.Option("--top-authors", min=1, help="Show the N authors with most retweets.")
+        int,
+        typer.Option(
+            "--top-authors", min=1, metavar="N", help="Show the N authors with most retweets."
+        ),
     ] = DEFAULT_TOP_AUTHORS,
     top_retweeters: Annotated[
         int,
         typer.Option(
             "--top-retweeters",
             min=1,
+            metavar="N",
             help="Show the N retweeters who retweeted the authors shown most"
             " (ties: by whole total, then id).",
         ),
@@ -69,16 +73,27 @@ def command(
     ] = False,
     author: Annotated[
         list[str] | None,
-        typer.Option("--author", help="Only this author (id or @username); repeat for more."),
+        typer.Option(
+            "--author",
+            metavar="ID|@NAME",
+            help="Only this author (id or @username); repeat for more.",
+        ),
     ] = None,
     retweeter: Annotated[
         list[str] | None,
-        typer.Option("--retweeter", help="Only this retweeter (id or @username); repeat for more."),
+        typer.Option(
+            "--retweeter",
+            metavar="ID|@NAME",
+            help="Only this retweeter (id or @username); repeat for more.",
+        ),
     ] = None,
     min_count: Annotated[
         int,
         typer.Option(
-            "--min-count", min=1, help="Drop cells below N (totals then count only the cells kept)."
+            "--min-count",
+            min=1,
+            metavar="N",
+            help="Drop cells below N (totals then count only the cells kept).",
         ),
     ] = 1,
     ids: Annotated[
@@ -86,7 +101,13 @@ def command(
     ] = False,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", dir_okay=False, help="Write to FILE instead of stdout."),
+        typer.Option(
+            "--output",
+            "-o",
+            dir_okay=False,
+            metavar="FILE",
+            help="Write to FILE instead of stdout.",
+        ),
     ] = None,
     since: Annotated[
         str | None,

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from retweetctl import watchlist
+from retweetctl import report, watchlist
 from retweetctl.commands.common import state, stdout_console
 from retweetctl.fetch import parse_tweet_ids
 
@@ -50,12 +50,29 @@ def remove(ctx: typer.Context, tweet_ids: IdsArgument) -> None:
          change.unchanged, "not watched")  # fmt: skip
 
 
+# Short headers, and times as ages ("3h ago"; exact in --json), so that a row fits 80
+# columns: a 19-digit id, the longest @username (16), five-digit counts and "active" come
+# to 80. Wider ("incomplete", "unauthorized") on a terminal: usernames shortened to fit.
+LIST_HEADER: tuple[str, ...] = (
+    "tweet",
+    "author",
+    "held",
+    "count",
+    "checked",
+    "newest RT",
+    "status",
+)
+AUTHOR = 1
+LIST_NUMBERS = {2, 3}  # held, count: right-aligned
+GAP = "  "
+
+
 @app.command("list")
 def list_(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array (IDs as strings)."),
 ) -> None:
-    """Show each watched tweet: author, last check, retweeters held, newest retweet, retweet_count."""
+    """Show each watched tweet: author, retweeters held, retweet_count, last check, newest retweet."""
     with state(ctx).connect() as conn:
         tweets = watchlist.entries(conn)
     if as_json:
@@ -65,37 +82,51 @@ def list_(
         stdout_console.print("the watch list is empty (add tweets with: retweetctl watch add ID…)",
                              markup=False, highlight=False)  # fmt: skip
         return
-    header = (
-        "tweet",
-        "author",
-        "last checked (UTC)",
-        "held",
-        "newest retweet (UTC)",
-        "retweet_count",
-        "status",
-    )
-    rows = [header] + [
-        (
-            str(t.tweet_id),
-            f"@{t.author_username}" if t.author_username else str(t.author_id or "?"),
-            _time(t.last_checked_at) if t.last_checked_at else "never",
-            str(t.held),
-            _time(t.newest_retweet_at) if t.newest_retweet_at else "-",
-            ("?" if t.retweet_count is None else str(t.retweet_count))
-            # incomplete: the last check of a readable tweet stopped before its last page
-            + (
-                " (incomplete)"
-                if not t.complete and t.last_checked_at is not None and t.status == "active"
-                else ""
-            ),
-            t.status,
-        )
-        for t in tweets
-    ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    now = datetime.now(UTC)
+    rows = [LIST_HEADER, *(_row(t, now) for t in tweets)]
+    if stdout_console.is_terminal:
+        rows = _fit(rows, stdout_console.width)
+    widths = _widths(rows)
     for row in rows:
-        line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-        stdout_console.print(line.rstrip(), markup=False, highlight=False)
+        cells = (
+            cell.rjust(width) if i in LIST_NUMBERS else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        )
+        stdout_console.print(GAP.join(cells).rstrip(), markup=False, highlight=False)
+
+
+def _row(t: watchlist.WatchedTweet, now: datetime) -> tuple[str, ...]:
+    return (
+        str(t.tweet_id),
+        f"@{t.author_username}" if t.author_username else str(t.author_id or "?"),
+        str(t.held),
+        "?" if t.retweet_count is None else str(t.retweet_count),
+        _ago(t.last_checked_at, now) if t.last_checked_at else "never",
+        _ago(t.newest_retweet_at, now) if t.newest_retweet_at else "-",
+        # incomplete: the last check of a readable tweet stopped before its last page
+        "incomplete"
+        if not t.complete and t.last_checked_at is not None and t.status == "active"
+        else t.status,
+    )
+
+
+def _widths(rows: list[tuple[str, ...]]) -> list[int]:
+    return [max(len(row[i]) for row in rows) for i in range(len(LIST_HEADER))]
+
+
+def _fit(rows: list[tuple[str, ...]], width: int) -> list[tuple[str, ...]]:
+    """The rows with @usernames shortened in the middle, as the matrix does its labels (not
+    below report.MIN_LABEL_WIDTH; ids are never cut), so that a line fits `width`."""
+    widths = _widths(rows)
+    excess = sum(widths) + len(GAP) * (len(widths) - 1) - width
+    if excess <= 0:
+        return rows
+    cap = max(widths[AUTHOR] - excess, report.MIN_LABEL_WIDTH)
+    return [(*row[:AUTHOR], _shorten(row[AUTHOR], cap), *row[AUTHOR + 1 :]) for row in rows]
+
+
+def _shorten(author: str, width: int) -> str:
+    return report.shorten(author, width) if author.startswith("@") else author
 
 
 def _json(t: watchlist.WatchedTweet) -> dict[str, object]:
@@ -114,8 +145,18 @@ def _json(t: watchlist.WatchedTweet) -> dict[str, object]:
     }
 
 
-def _time(moment: datetime) -> str:
-    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M}"
+def _ago(moment: datetime, now: datetime) -> str:
+    """How long ago, in one unit: `just now`, `42m ago`, `47h ago`, `364d ago`, `3y ago`."""
+    seconds = (now - moment).total_seconds()
+    if seconds < 60:  # or in the future: the database server's clock runs ahead of ours
+        return "just now"
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes}m ago"
+    if minutes < 48 * 60:
+        return f"{minutes // 60}h ago"
+    days = minutes // (24 * 60)
+    return f"{days}d ago" if days < 365 else f"{days // 365}y ago"
 
 
 def _s(items: list[int]) -> str:

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import IO
 
 from retweetctl.ids import MAX_ID, is_id_text, parse_id_text
-from retweetctl.ingest import Retweet, Row, User
+from retweetctl.rows import Retweet, Row, User
 
 __all__ = [
     "AUTHOR_UNKNOWN",

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from retweetctl.ids import MAX_ID, MAX_ID_DIGITS
-from retweetctl.ingest import Retweet, Row
 from retweetctl.readers.common import (
     INVALID_CSV,
     INVALID_TIME,
@@ -30,6 +29,7 @@ from retweetctl.readers.common import (
     parse_time,
     raw_text,
 )
+from retweetctl.rows import Retweet, Row
 
 __all__ = ["CSV_COLUMNS", "MAX_RECORD_LINES", "OPTIONAL_COLUMNS", "CsvReader"]
 
@@ -168,6 +168,11 @@ class CsvReader(ReaderInput):
         except csv.Error:
             header = []
         missing = [column for column in CSV_COLUMNS if column not in header]
+        if missing and text.lstrip().startswith("{"):  # --format csv given a JSONL file
+            raise UnusableInput(
+                f"{self.name} starts like JSONL, not CSV with a header naming "
+                f"{','.join(CSV_COLUMNS)}: load it without --format csv"
+            )
         if missing:
             raise UnusableInput(
                 f"{self.name} is neither JSONL nor CSV with a header naming "

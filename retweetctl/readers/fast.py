@@ -20,7 +20,6 @@ import msgspec
 from msgspec import UNSET, Raw, Struct, UnsetType
 
 from retweetctl.ids import MAX_ID, MAX_ID_DIGITS, parse_id_text
-from retweetctl.ingest import Retweet, User
 from retweetctl.readers.common import (
     BadLine,
     Parsed,
@@ -29,6 +28,7 @@ from retweetctl.readers.common import (
     retweeted_by_tweet,
 )
 from retweetctl.readers.mention import RT_PREFIX, author_from_mention, no_users, users_by_name
+from retweetctl.rows import Retweet, User
 
 __all__ = ["parse_fast"]
 
@@ -226,30 +226,62 @@ def _page(obj: _Line) -> Parsed:
         listed_users = _listed(includes.users)
         if listed_users:
             out.users = _users(listed_users)
+    retweets = [(item, ref) for item in items if (ref := _retweeted_ref(item)) is not None]
+    if not retweets:
+        return out
+    included = includes.tweets if includes is not None else None
+    listed: list[_Included] = (
+        [] if included is None else included if type(included) is list else [included]  # type: ignore[list-item]
+    )
+    originals = {t.id: t.author_id for t in listed if t.id is not None}
+    # The page's ids converted a list at a time (one join and one scan to check them,
+    # int() in C): a third of the walk's time when done id by id.
+    retweeters = _ids([item.author_id for item, _ in retweets])
+    original_ids = _ids([ref.id for _, ref in retweets])
+    authors = [originals.get(ref.id, _MISSING) for _, ref in retweets]  # type: ignore[arg-type]
+    author_ids = _ids([a for a in authors if a is not _MISSING])
+    own_ids = _own_ids([item.id for item, _ in retweets])
     resolve = users_by_name(out.users)
-    originals: dict[str, _Included] | None = None
     rows = out.rows
-    for item in items:
-        ref = _retweeted_ref(item)
-        if ref is None:
-            continue
-        if originals is None:
-            included = includes.tweets if includes is not None else None
-            listed: list[_Included] = (
-                [] if included is None else included if type(included) is list else [included]  # type: ignore[list-item]
-            )
-            originals = {t.id: t for t in listed if t.id is not None}
-        retweeter = _id(item.author_id)
-        original_id = _id(ref.id)
-        original = originals.get(ref.id)  # type: ignore[arg-type]
-        retweet_id = _own_id(item.id)
+    found = iter(author_ids)
+    for (item, _), retweeter, original_id, author, retweet_id in zip(
+        retweets, retweeters, original_ids, authors, own_ids, strict=True
+    ):
         when = parse_time(item.created_at)
-        if original is None:
-            author = _mention_author(item, resolve)
-            out.add_missing_original(original_id, retweeter, author, retweet_id, when)
+        if author is _MISSING:
+            mentioned = _mention_author(item, resolve)
+            out.add_missing_original(original_id, retweeter, mentioned, retweet_id, when)
             continue
-        rows.append(Retweet(original_id, retweeter, _id(original.author_id), retweet_id, when))
+        rows.append(Retweet(original_id, retweeter, next(found), retweet_id, when))
     return out
+
+
+# An original not in includes (None is an original without an author_id: not an id).
+_MISSING = object()
+
+
+def _ids(values: Sequence[str | None | UnsetType | object]) -> list[int]:
+    """_id of each value, checked all at once; _Fallback if any is not an id."""
+    if not values:
+        return []
+    try:
+        joined = "".join(values)  # type: ignore[arg-type]  # None or UNSET raises TypeError
+        if not (joined.isascii() and joined.isdigit()) or max(map(len, values)) > MAX_ID_DIGITS:  # type: ignore[arg-type]
+            raise _Fallback
+        numbers = list(map(int, values))  # type: ignore[arg-type]  # "" raises ValueError
+    except (TypeError, ValueError):
+        raise _Fallback from None
+    if min(numbers) <= 0 or max(numbers) > MAX_ID:
+        raise _Fallback
+    return numbers
+
+
+def _own_ids(values: Sequence[str | None | UnsetType]) -> list[int | None]:
+    """_own_id of each value: the quick way when all are plain ids, else one by one."""
+    try:
+        return list(_ids(values))
+    except _Fallback:
+        return [_own_id(value) for value in values]
 
 
 def _flat_tweet(obj: _Line) -> Parsed:

@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from retweetctl.ingest import Retweet, User
 from retweetctl.readers.common import (
     INVALID_JSON,
     INVALID_UTF8,
@@ -41,6 +40,7 @@ from retweetctl.readers.common import (
 )
 from retweetctl.readers.fast import parse_fast
 from retweetctl.readers.mention import author_from_mention, no_users, users_by_name
+from retweetctl.rows import Retweet, User
 
 __all__ = [
     "BLOCK_BYTES",

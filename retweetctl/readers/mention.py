@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from retweetctl.ids import parse_id_text
-from retweetctl.ingest import User
+from retweetctl.rows import User
 
 __all__ = ["RT_MENTION_START", "RT_PREFIX", "author_from_mention", "no_users", "users_by_name"]
 

@@ -227,7 +227,7 @@ import logging, sys
 import retweetctl.database as database
 from retweetctl.cli import run
 
-def broken_open(url):
+def broken_open(url, *_):
     # A bug that drags every secret into an exception message and a log record.
     message = f"boom connecting to {url} with Authorization: Bearer {sys.argv[1]}"
     try:
