@@ -90,7 +90,7 @@ def assert_rerun_converges(
     assert count(db_url) == 0
     rerun = spawn(cli_command(["load", str(data)]), env, tmp_path / "procs").wait()
     assert rerun.exit_code == 0, rerun.stderr
-    assert f"{ROWS} of {ROWS} records added" in rerun.stdout, rerun.stdout
+    assert f"{ROWS:,} of {ROWS:,} records added" in rerun.stdout, rerun.stdout
     assert count(db_url) == ROWS
     assert count(db_url, "SELECT count(*) FROM retweet_staging") == 0
     check = spawn(cli_command(["db", "check"]), env, tmp_path / "procs").wait()
