@@ -52,6 +52,8 @@ BENCH_DB = "retweetctl_bench_matrix"
 SIZES = (1_000_000,)
 SIZES_LARGE = (1_000_000, 10_000_000)
 LOAD_ROWS = 1_000_000
+# A small batch, as one fetch brings: its catch-up must stay cheap however large the table.
+SMALL_LOAD_ROWS = 100
 MERGE_ROWS = 1_000_000
 # Half of a merged batch is already stored, as in the team's merge measurements.
 MERGE_REPEATED = 0.5
@@ -76,11 +78,14 @@ SELECT %(first)s + i,
 FROM generate_series(0, %(rows)s - 1) AS i
 """
 REBUILD_AGGREGATE = """
-TRUNCATE retweet_cell_deltas, retweet_cells, retweet_author_totals, retweet_retweeter_totals;
+TRUNCATE retweet_cell_deltas, retweet_cells, retweet_author_totals, retweet_retweeter_totals,
+    retweet_retweeter_ranks;
 INSERT INTO retweet_cells (retweeter_id, author_id, n)
 SELECT retweeter_id, author_id, count(*) FROM retweets GROUP BY 1, 2 ORDER BY 1, 2;
 INSERT INTO retweet_author_totals SELECT author_id, sum(n) FROM retweet_cells GROUP BY 1;
 INSERT INTO retweet_retweeter_totals SELECT retweeter_id, sum(n) FROM retweet_cells GROUP BY 1;
+INSERT INTO retweet_retweeter_ranks
+SELECT retweeter_id, total FROM retweet_retweeter_totals ORDER BY total DESC, retweeter_id LIMIT 10000;
 UPDATE retweet_aggregate_sizes SET
     authors = (SELECT count(*) FROM retweet_author_totals),
     retweeters = (SELECT count(*) FROM retweet_retweeter_totals),
@@ -308,6 +313,12 @@ def measure_reads(url: str, rows: int, repeats: int, shape: str = "skewed") -> d
         # ...so the first `matrix` after it only reads.
         first_matrix = timed(lambda: load_matrix(conn, query))
         group_by_after = best(1, lambda: (conn.execute(GROUP_BY_ONLY).fetchone(), conn.commit()))
+        small_catch_ups = []
+        for batch in range(repeats + 2):
+            first = rows + load_rows + batch * SMALL_LOAD_ROWS + 1
+            conn.execute(GENERATE_SKEWED, generated(first, SMALL_LOAD_ROWS, rows // 2, shape))
+            conn.commit()
+            small_catch_ups.append(timed(lambda: catch_up(conn)))
         return {
             "data": shape,
             "rows": rows,
@@ -327,6 +338,8 @@ def measure_reads(url: str, rows: int, repeats: int, shape: str = "skewed") -> d
             "group_by_after_load_s": group_by_after,
             "catch_up_vs_group_by_after_load": catch_up_seconds / group_by_after,
             "first_matrix_after_load_s": first_matrix,
+            "catch_up_small_rows": SMALL_LOAD_ROWS,
+            "catch_up_small_s": statistics.median(small_catch_ups),
             "first_matrix_vs_group_by": first_matrix / group_by_only,
         }
 
@@ -403,12 +416,12 @@ def print_report(reads: list[dict[str, Any]], merges: list[dict[str, object]]) -
     print(
         "\nmatrix reads (median seconds; speedup = GROUP BY / aggregate; catch-up after a"
         " 1M-row load, which `load` does at its end; first matrix after it; GB after = GROUP BY"
-        " of the loaded table)"
+        " of the loaded table; ratio = catch-up / GB after; small = catch-up of a 100-row load)"
     )
     print(
         f"{'data':>8} {'rows':>11} {'cells':>11} {'top agg':>9} {'top GB':>9} {'speedup':>9}"
         f" {'all agg':>9} {'all GB':>9} {'speedup':>8} {'GB only':>8} {'catch-up':>9}"
-        f" {'GB after':>9} {'1st matrix':>10}"
+        f" {'GB after':>9} {'ratio':>6} {'1st matrix':>10} {'small':>8}"
     )
     for r in reads:
         print(
@@ -417,7 +430,8 @@ def print_report(reads: list[dict[str, Any]], merges: list[dict[str, object]]) -
             f" {r['all_cells_aggregate_s']:>9.2f} {r['all_cells_group_by_s']:>9.2f}"
             f" {r['all_cells_speedup']:>7.1f}x {r['group_by_only_s']:>8.2f}"
             f" {r['catch_up_after_load_s']:>8.2f}s {r['group_by_after_load_s']:>8.2f}s"
-            f" {r['first_matrix_after_load_s']:>9.4f}s"
+            f" {r['catch_up_vs_group_by_after_load']:>5.2f}x"
+            f" {r['first_matrix_after_load_s']:>9.4f}s {r['catch_up_small_s']:>7.4f}s"
         )
     print("\n1M-row merge into 1M stored rows, half already stored (median seconds)")
     print(

@@ -17,7 +17,7 @@ from typing import Any
 from psycopg import IsolationLevel
 from psycopg.pq import TransactionStatus
 
-from retweetctl.aggregate import catch_up
+from retweetctl.aggregate import RANKED_RETWEETERS, catch_up
 from retweetctl.database import Connection
 from retweetctl.errors import UsageError
 from retweetctl.ids import parse_id_text
@@ -33,8 +33,9 @@ EDGES_FETCH_ROWS = 10_000
 RANK_BATCH = 1_000
 # The ranking walk stops after this many retweeters without settling (chosen authors
 # the heavy retweeters do not favour: uniform data): 10 batches, a few tens of ms,
-# where a scan of the cells costs about a second per million.
-RANK_SCAN_LIMIT = 10_000
+# where a scan of the cells costs about a second per million. It walks the ranks,
+# which hold that many (or every retweeter when there are fewer).
+RANK_SCAN_LIMIT = RANKED_RETWEETERS
 # X user ids are positive 64-bit integers; the table refuses anything else.
 _USERNAME = re.compile(r"^[A-Za-z0-9_]{1,50}$")
 
@@ -279,7 +280,7 @@ def _read(conn: Connection, query: MatrixQuery) -> Matrix:
         if len(authors) < all_authors:
             retweeters, exact = _ranked_within(conn, [i for i, _ in authors], query.top_retweeters)
         else:
-            retweeters = _ranked(conn, "matrix_top_retweeters", query.top_retweeters)
+            retweeters = _top_retweeters(conn, query.top_retweeters)
         cells_sql = "matrix_cells"
     column = {author_id: j for j, (author_id, _) in enumerate(authors)}
     row = {retweeter_id: i for i, (retweeter_id, _) in enumerate(retweeters)}
@@ -306,6 +307,13 @@ def _ranked(conn: Connection, name: str, limit: int | None) -> list[tuple[int, i
         (int(i), int(total))  # type: ignore[call-overload]
         for i, total in conn.execute(load(name), {"limit": limit})
     ]
+
+
+def _top_retweeters(conn: Connection, limit: int | None) -> list[tuple[int, int]]:
+    """From the ranks when they hold that many, else sorted from all the totals."""
+    if limit is not None and limit <= RANKED_RETWEETERS:
+        return _ranked(conn, "matrix_top_retweeters", limit)
+    return _ranked(conn, "matrix_all_retweeters", limit)
 
 
 def _ranked_within(

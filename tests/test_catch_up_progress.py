@@ -35,6 +35,7 @@ def test_a_catch_up_in_many_chunks_equals_a_group_by(
     db_url: str, conn: Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     generate(db_url, 20_000)
+    monkeypatch.setattr("retweetctl.aggregate.CATCH_UP_CHUNK_ROWS", 1_000)
     monkeypatch.setattr("retweetctl.aggregate.CATCH_UP_CHUNK_PAGES", 3)
     calls: list[tuple[int, int]] = []
     result = catch_up(conn, lambda done, total: calls.append((done, total)))
