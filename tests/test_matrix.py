@@ -122,6 +122,23 @@ def test_all_says_how_many_cells_before_writing(filled: str, matrix_cli: Run) ->
     assert out == (GOLDEN / "matrix.csv").read_text()
 
 
+def test_all_refuses_a_dense_matrix_too_big_to_be_useful(
+    filled: str, matrix_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from retweetctl.commands import matrix as command
+
+    monkeypatch.setattr(command, "DENSE_CELLS_MAX", 17)  # the filled data has 6 x 3 = 18
+    code, out, err = matrix_cli("-f", "csv", "--all")
+    assert (code, out) == (ExitCode.USAGE, "")
+    assert err == (
+        "retweetctl: error: --all would write 18 cells (6 retweeters x 3 authors), nearly all"
+        " zeros: use --format edges (one line per retweeter-author pair), or fewer with"
+        " --top-authors/--top-retweeters\n"
+    )
+    monkeypatch.setattr(command, "DENSE_CELLS_MAX", 18)
+    assert matrix_cli("-f", "csv", "--all")[0] == 0
+
+
 def test_all_with_a_table_is_a_usage_error(filled: str, matrix_cli: Run) -> None:
     code, _, err = matrix_cli("--all")
     assert code == ExitCode.USAGE

@@ -29,6 +29,11 @@ from retweetctl.matrix import (
 )
 from retweetctl.report import RENDERERS, Format, Options, fit
 
+# A dense matrix (--all, csv or json) of more cells is refused: 50 million cells are
+# about 100 MB of CSV, nearly all zeros, and 400 MB as a pandas DataFrame of int64;
+# the edges formats give the same counts in one line per pair that has any.
+DENSE_CELLS_MAX = 50_000_000
+
 if TYPE_CHECKING:
     from retweetctl.database import Connection
 
@@ -188,6 +193,12 @@ def command(
         warn(message)
     for line in _left_out(matrix, how="{option} {everyone} or --all"):
         warn(line)
+    if all_ and matrix.size > DENSE_CELLS_MAX:
+        raise UsageError(
+            f"--all would write {matrix.size:,} cells ({len(matrix.retweeters):,} retweeters x"
+            f" {len(matrix.authors):,} authors), nearly all zeros: use --format edges (one line"
+            " per retweeter-author pair), or fewer with --top-authors/--top-retweeters"
+        )
     if all_:
         warn(
             f"writing {len(matrix.retweeters):,} retweeters x {len(matrix.authors):,} authors"
