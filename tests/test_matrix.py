@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -120,6 +121,17 @@ def test_all_says_how_many_cells_before_writing(filled: str, matrix_cli: Run) ->
     assert code == 0
     assert err == "writing 6 retweeters x 3 authors = 18 cells\n"
     assert out == (GOLDEN / "matrix.csv").read_text()
+
+
+def test_counts_left_out_have_separators_and_options_stay_typeable(filled: str) -> None:
+    from retweetctl.commands import matrix as command
+
+    with psycopg.connect(filled) as conn:
+        shown = load_matrix(conn, MatrixQuery())  # 3 authors, 6 retweeters
+    cut = dataclasses.replace(shown, authors_left_out=38_349, retweeters_left_out=69_990)
+    lines = command._left_out(cut, how="{option} {everyone} or --all")
+    assert lines[0].startswith("38,349 authors left out, use --top-authors 38352 or --all")
+    assert lines[1].startswith("69,990 retweeters left out, use --top-retweeters 69996 or --all")
 
 
 def test_all_refuses_a_dense_matrix_too_big_to_be_useful(

@@ -81,8 +81,7 @@ def test_a_walk_that_does_not_settle_says_its_ranking_is_partial(
     assert partial.retweeters[0].id == exact.retweeters[0].id
     _, out, _ = matrix_cli("--top-authors", "3", "--top-retweeters", "5")
     assert out.rstrip("\n").endswith(
-        "retweeters ranked among the 4 most active only:"
-        " --author ranks every retweeter of the authors given"
+        "retweeters ranked among the 4 most active only (--author ranks them all)"
     )
 
 

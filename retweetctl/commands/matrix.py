@@ -270,11 +270,12 @@ def _left_out(matrix: Matrix, how: str) -> list[str]:
             if left_out == 1:
                 noun = noun.removesuffix("s")
             use = how.format(option=option, everyone=shown + left_out)
-            lines.append(f"{left_out} {noun} left out, use {use} to see them")
+            # the count for a reader, the option's value as it is typed
+            lines.append(f"{left_out:,} {noun} left out, use {use} to see them")
     if not matrix.ranking_exact:
         lines.append(
-            f"retweeters ranked among the {RANK_SCAN_LIMIT:,} most active only:"
-            " --author ranks every retweeter of the authors given"
+            f"retweeters ranked among the {RANK_SCAN_LIMIT:,} most active only"
+            " (--author ranks them all)"
         )
     return lines
 
