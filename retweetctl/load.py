@@ -518,9 +518,9 @@ class _FileLoader:
                 result.records = reader.records
                 if self.on_parsed is not None:
                     self.on_parsed()  # the next input may start its parse now
-                result.users += self._upsert_users()
-                if self.on_merge is not None:
+                if self.on_merge is not None:  # the users' write is part of what it waits for
                     self.on_merge(name, batch.seen)
+                result.users += self._upsert_users()
                 merged = batch.merge()
             result.seen, result.added = merged.seen, merged.added
             _fail_if_all_rejected(result)

@@ -698,3 +698,22 @@ def test_csv_forced_on_a_jsonl_file_says_what_it_is(cli_env: dict[str, str]) -> 
         f"retweetctl: error: {TWARC / 'brexit.jsonl'} starts like JSONL, not CSV with a header"
         " naming tweet_id,retweeter_id,author_id: load it without --format csv"
     )
+
+
+def test_the_bar_leaves_room_for_the_ctrl_c_a_terminal_echoes(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    # A bar as wide as the terminal made the echoed ^C wrap to a new line, and the bar's
+    # erase at exit then missed it: after Ctrl-C the bar stayed on screen for good.
+    path = tmp_path / ("a-collection-with-a-long-descriptive-name-" + "x" * 30 + ".jsonl")
+    path.write_bytes((TWARC / "brexit.jsonl").read_bytes())
+    run = run_on_terminal(["load", str(path)], cli_env, on="stderr", columns=80, cwd=tmp_path)
+    assert run.exit_code == ExitCode.OK
+    drawn = [
+        line
+        for line in re.split(r"[\r\n]", visible(run.screen.decode(errors="replace")))
+        if "━" in line
+    ]
+    assert drawn, "no bar was drawn"  # a name this long once took the bar's place
+    assert max(map(len, drawn)) <= 78, drawn
+    assert all("a-collection-w…" in line and "/356.5 kB" in line for line in drawn), drawn

@@ -24,11 +24,32 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from retweetctl.report import shorten
+
 __all__ = ["LoadProgress"]
+
+
+# Columns the bar leaves free at the right: a terminal echoes ^C after the cursor, and
+# after a full-width line that echo wraps to a new line, so the bar's erase on exit
+# (one line up) would miss the bar and leave it on screen.
+FREE_COLUMNS = 2
+
+
+# The bar (at least 10), bytes read of total (16), speed (11), time left (8), spaces.
+NUMBERS_WIDTH = 49
+MIN_LABEL_WIDTH = 12
 
 
 class LoadProgress:
     def __init__(self, console: Console) -> None:
+        if console.is_terminal:
+            console = Console(
+                file=console.file,
+                width=max(console.width - FREE_COLUMNS, 20),
+                force_terminal=True,
+                no_color=console.no_color,
+                color_system=console.color_system,  # type: ignore[arg-type]
+            )
         self.bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -38,6 +59,9 @@ class LoadProgress:
             console=console,
             transient=True,
         )
+        # What the bar, bytes, speed and time left take: a long file name is cut to leave
+        # them room (rich would cut the bar first, then the numbers).
+        self.label_width = max(console.width - NUMBERS_WIDTH, MIN_LABEL_WIDTH)
         self.tasks: dict[str, TaskID] = {}
         self.merges: list[TaskID] = []  # "merging" tasks: removed when the next input starts
 
@@ -46,7 +70,7 @@ class LoadProgress:
         for done in self.merges:
             self.bar.remove_task(done)
         self.merges.clear()
-        task = self.bar.add_task(_label(name), total=size)
+        task = self.bar.add_task(_label(name, self.label_width), total=size)
         self.tasks[name] = task
 
         def advance(done: int) -> None:
@@ -61,7 +85,7 @@ class LoadProgress:
             return
         self.bar.remove_task(task)  # a task's total cannot go back to None (pulsing)
         merge = self.bar.add_task(
-            f"{_label(name)}: merging {rows:,} rows…", total=None, merging=True
+            f"{_label(name, self.label_width)}: merging {rows:,} rows…", total=None, merging=True
         )
         self.merges.append(merge)
         self.bar.refresh()  # a short merge may end before the next automatic refresh
@@ -90,5 +114,6 @@ class _ReadingOnly(ProgressColumn):
         return "" if task.fields.get("merging") else self.column.render(task)
 
 
-def _label(name: str) -> str:
-    return Path(name).name if name != "-" else "stdin"
+def _label(name: str, width: int) -> str:
+    """The input's file name (stdin for '-'), cut in the middle to fit `width`."""
+    return shorten(Path(name).name if name != "-" else "stdin", width)
