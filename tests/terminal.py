@@ -43,17 +43,19 @@ def run_on_terminal(
     lines: int = 50,
     cwd: Path | None = None,
     stdout: IO[bytes] | None = None,
+    typed: bytes | None = None,
 ) -> TerminalRun:
     """`retweetctl ARGS` with `on` attached to a columns x lines pseudo-terminal; the other
     stream piped (or stdout written to the given file). "both": both on the terminal, as
-    at a user's prompt, interleaved as the user sees them."""
+    at a user's prompt, interleaved as the user sees them. typed: standard input is the
+    terminal too, and these keys are typed once the command has written something."""
     main, child = pty.openpty()
     fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
     environment = {**env, "COLUMNS": str(columns), "LINES": str(lines)}
     environment.setdefault("TERM", "xterm-256color")
     process = subprocess.Popen(
         [sys.executable, "-m", "retweetctl", *args],
-        stdin=subprocess.DEVNULL,
+        stdin=child if typed is not None else subprocess.DEVNULL,
         stdout=child if on in ("stdout", "both") else (stdout or subprocess.PIPE),
         stderr=child if on in ("stderr", "both") else subprocess.PIPE,
         env=environment,
@@ -64,6 +66,13 @@ def run_on_terminal(
     other = {"stdout": process.stderr, "stderr": process.stdout, "both": None}[on]
     screen = b""
     deadline = time.monotonic() + WAIT_SECONDS
+    if typed is not None:  # the keys, once the command shows it waits for them
+        while not screen:
+            ready, _, _ = select.select([main], [], [], POLL_SECONDS)
+            assert time.monotonic() < deadline, f"no output after {WAIT_SECONDS} s"
+            if ready:
+                screen += os.read(main, 65536)
+        os.write(main, typed)
     while True:
         assert time.monotonic() < deadline, f"still running after {WAIT_SECONDS} s"
         ready, _, _ = select.select([main], [], [], POLL_SECONDS)

@@ -718,3 +718,20 @@ def test_the_bar_leaves_room_for_the_ctrl_c_a_terminal_echoes(
     assert max(map(len, drawn)) <= 78, drawn
     reading = [line for line in drawn if "merging" not in line]
     assert reading and all("a-collection-w…" in line and "/356.5 kB" in line for line in reading)
+
+
+def test_load_from_a_terminal_says_how_to_end_and_ends_at_the_first_ctrl_d(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    row = b"tweet_id,retweeter_id,author_id\r901,11,801\r"  # typed: Enter sends \r
+    run = run_on_terminal(
+        ["load", "-"],
+        cli_env,
+        on="both",
+        cwd=tmp_path,
+        typed=row + b"\x04",  # one Ctrl-D
+    )
+    assert run.exit_code == ExitCode.OK
+    text = visible(run.screen.decode(errors="replace"))
+    assert text.startswith("reading standard input: paste or type JSONL or CSV lines, then Ctrl-D")
+    assert "-: 1 of 1 records added" in text

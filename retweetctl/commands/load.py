@@ -83,6 +83,8 @@ def command(
         except Exception as exc:
             raise typer.BadParameter(str(exc.args[-1]), param_hint="--author") from None
     show_progress = not quiet and not as_json and sys.stderr.isatty()
+    if "-" in files and sys.stdin.isatty() and not quiet:
+        warn("reading standard input: paste or type JSONL or CSV lines, then Ctrl-D")
     with state(ctx).connect() as conn:
         if author is not None and author_id is None:  # @name, as matrix --author takes it
             from retweetctl.matrix import resolve_users
