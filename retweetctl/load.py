@@ -25,7 +25,7 @@ from typing import IO, Any
 import psycopg
 from psycopg.pq import TransactionStatus
 
-from retweetctl import jsonl_workers, parallel
+from retweetctl import parallel
 from retweetctl.conflicts import CONFLICTS, Notify, conflict_reason, retry_conflicts
 from retweetctl.database import Connection
 from retweetctl.errors import (
@@ -78,8 +78,9 @@ UNKNOWN = 0
 PARSE_AHEAD_BLOCKS = 64
 # An uncompressed file at least this big is parsed in worker processes reading their
 # own ranges of it, when cores are idle (jsonl_workers.file_blocks): a pool's first
-# result comes 0.13 s after it starts, some 40 MB of the in-process parse (~330 MB/s
-# of real twarc2 pages), so below about that the workers cannot repay their start.
+# result comes 0.08 s after it starts and the workers' results cost the main process
+# about a third of what parsing does (~330 MB/s of real twarc2 pages in-process), so
+# below some 30 MB the workers cannot repay their start.
 RANGED_MIN_BYTES = 32 << 20
 
 # (input name, its size on disk or None) -> a callable taking the bytes read so far
@@ -283,7 +284,7 @@ def load_files(
                 for number, name in enumerate(names, start=1):
                     retry = not options.strict and _rereadable(name)
                     ahead.next_name = names[number] if number < len(names) else None
-                    opened = ahead.take(name)
+                    opened = ahead.take()
                     _load_one(
                         loader, report, name, stdin, retry=retry, on_retry=on_retry, opened=opened
                     )
@@ -394,26 +395,22 @@ class _Ahead:
 
     def __init__(self, loader: _FileLoader) -> None:
         self.loader = loader
-        self.next_name: str | None = None
-        self.opened: tuple[str, _Opened] | None = None
+        self.next_name: str | None = None  # the input after the one loading now
+        self.opened: _Opened | None = None  # next_name, opened ahead
         loader.on_parsed = self._open_next
 
     def _open_next(self) -> None:
         if self.next_name is None or self.next_name == STDIN or self.opened is not None:
             return
         try:
-            self.opened = (self.next_name, self.loader.open(self.next_name, None, ahead=True))
+            self.opened = self.loader.open(self.next_name, None, ahead=True)
         except (RetweetctlError, OSError):
             self.opened = None  # opened again at its turn, which reports the error
 
-    def take(self, name: str) -> _Opened | None:
+    def take(self) -> _Opened | None:
+        """The input opened ahead for the one about to load (inputs load in order)."""
         opened, self.opened = self.opened, None
-        if opened is None:
-            return None
-        if opened[0] != name:  # cannot happen: names are loaded in order
-            opened[1].close()
-            return None
-        return opened[1]
+        return opened
 
     def __enter__(self) -> _Ahead:
         return self
@@ -421,7 +418,7 @@ class _Ahead:
     def __exit__(self, *_exc: object) -> None:
         self.loader.on_parsed = None
         if self.opened is not None:
-            self.opened[1].close()
+            self.opened.close()
             self.opened = None
 
 
@@ -644,7 +641,7 @@ def _prestart_workers(names: Sequence[str]) -> None:
     for name in names:
         if name != STDIN and os.stat(name).st_size >= threshold:
             if worker_count() > 1:
-                parallel.prestart(jsonl_workers.__name__)
+                parallel.prestart()
             return
 
 

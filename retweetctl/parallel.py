@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import forkserver
-from pathlib import Path
 from typing import IO, Generic, NamedTuple, TypeVar
 
 from retweetctl.errors import ConfigError, TemporaryFailure
@@ -42,8 +41,6 @@ __all__ = [
 ]
 
 R = TypeVar("R")
-# The directory holding the retweetctl package (see _context).
-PACKAGE_HOME = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
 
 
@@ -124,44 +121,33 @@ def _ignore_interrupt() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _context(module: str) -> multiprocessing.context.ForkServerContext:
-    """The forkserver context, its server started (importing module) if it was not."""
-    # forkserver: a clean process forks the workers, so they inherit neither this
-    # process's threads (the progress bar's) nor its database connection.
+def _context() -> multiprocessing.context.ForkServerContext:
+    """The forkserver context, its server started if it was not.
+
+    forkserver: a clean process forks the workers, so they inherit neither this
+    process's threads (the progress bar's) nor its database connection. Nothing is
+    preloaded in it: Python 3.11 imports preloaded modules with the server's current
+    directory first on sys.path (it ignores the sys.path handed to it), so any
+    `retweetctl/` in the user's directory would have been imported and run by the
+    workers. Each worker imports the parse itself, with this process's sys.path, in
+    about 0.07 s (no database driver: retweetctl/rows.py), the time a preload took.
+    """
     context = multiprocessing.get_context("forkserver")
-    # the parse's module, imported once in the forkserver (a partial names its function)
-    context.set_forkserver_preload([module])
-    # The forkserver imports it with its current directory first on sys.path (Python
-    # 3.11 ignores the sys.path handed to it), so started in the user's directory it
-    # would import any `retweetctl/` found there (another checkout, say) and workers
-    # would run that code. Started from the directory holding this package, it
-    # imports this very copy. Workers still run in the caller's directory.
-    try:
-        previous: str | None = os.getcwd()
-    except OSError:  # the current directory was removed
-        previous = None
-    os.chdir(PACKAGE_HOME)
-    try:
-        forkserver.ensure_running()
-    finally:
-        if previous is not None:
-            os.chdir(previous)
+    forkserver.ensure_running()
     return context
 
 
-def prestart(module: str) -> None:
-    """Start the forkserver now, importing module, so the first pool starts at once.
-
-    It starts in the background: its interpreter and imports (about 0.1 s) overlap
-    whatever the caller does before its first parse."""
-    _context(module)
+def prestart() -> None:
+    """Start the forkserver now, so the first pool starts at once: its interpreter's start
+    overlaps whatever the caller does before its first parse."""
+    _context()
 
 
 def ordered_map(
     function: Callable[[T], R], items: Iterator[T], workers: int, depth: int
 ) -> Iterator[R]:
     """function over items in `workers` processes, in input order, at most depth pending."""
-    context = _context(getattr(function, "func", function).__module__)
+    context = _context()
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_interrupt)
     pending: deque[Future[R]] = deque()
     try:

@@ -276,10 +276,10 @@ def _ids(values: Sequence[str | None | UnsetType | object]) -> list[int]:
     return numbers
 
 
-def _own_ids(values: Sequence[str | None | UnsetType]) -> list[int | None]:
+def _own_ids(values: Sequence[str | None | UnsetType]) -> Sequence[int | None]:
     """_own_id of each value: the quick way when all are plain ids, else one by one."""
     try:
-        return list(_ids(values))
+        return _ids(values)
     except _Fallback:
         return [_own_id(value) for value in values]
 
