@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
@@ -90,6 +91,22 @@ def _open(url: str, application_name: str) -> Connection:
 
 def _unavailable(url: str, exc: BaseException) -> UnavailableError:
     return UnavailableError(f"cannot connect to PostgreSQL at {redact_dsn(url)}: {first_line(exc)}")
+
+
+def server_on_this_machine(conn: Connection) -> bool:
+    """Whether the server shares this machine's cores: reached on a Unix socket or a
+    loopback address (the embedded server, or one on localhost)."""
+    return host_is_this_machine(conn.info.host)
+
+
+def host_is_this_machine(host: str | None) -> bool:
+    """A libpq host (a socket directory, a name or an address) naming this machine."""
+    if not host or host.startswith("/") or host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # another name: another machine, as far as we can tell
+        return False
 
 
 def first_line(exc: BaseException) -> str:

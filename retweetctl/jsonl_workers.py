@@ -63,9 +63,12 @@ def parse_chunk(name: str, chunk: Chunk) -> JsonlBlock:
     return parse_block(chunk.data, name, chunk.first_line)
 
 
-def parallel_blocks(stream: IO[bytes], name: str) -> Iterator[JsonlBlock]:
-    """The stream's JsonlBlocks in input order, parsed in workers once the input is large."""
-    return parse_stream(stream, functools.partial(parse_chunk, name))
+def parallel_blocks(
+    stream: IO[bytes], name: str, workers: int | None = None
+) -> Iterator[JsonlBlock]:
+    """The stream's JsonlBlocks in input order, parsed in workers once the input is large
+    (workers: how many; None: worker_count())."""
+    return parse_stream(stream, functools.partial(parse_chunk, name), workers=workers)
 
 
 def parse_range(file: FileIdentity, name: str, span: tuple[int, int]) -> RangeBlock:

@@ -12,6 +12,7 @@ distributed one) is read again and retried when the input is a regular file.
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 from collections import Counter
@@ -27,7 +28,7 @@ from psycopg.pq import TransactionStatus
 
 from retweetctl import parallel
 from retweetctl.conflicts import CONFLICTS, Notify, conflict_reason, retry_conflicts
-from retweetctl.database import Connection
+from retweetctl.database import Connection, server_on_this_machine
 from retweetctl.errors import (
     DataError,
     NoInputError,
@@ -38,7 +39,7 @@ from retweetctl.errors import (
 from retweetctl.ingest import Retweet, Row, StagingBatch, User
 from retweetctl.inputs import Compression, Input, open_input
 from retweetctl.jsonl_workers import FileIdentity, file_blocks, parallel_blocks
-from retweetctl.parallel import Ahead, worker_count
+from retweetctl.parallel import SERVER_CORES, Ahead, worker_count
 from retweetctl.queries import load as sql
 from retweetctl.readers import (
     AUTHOR_UNKNOWN,
@@ -277,7 +278,8 @@ def load_files(
     with run_audit(conn, "load") as audit:
         try:
             check_inputs(names)
-            _prestart_workers(names)
+            loader.workers = worker_count(SERVER_CORES if server_on_this_machine(conn) else 0)
+            _prestart_workers(names, loader.workers)
             _check_rejects_is_no_input(options.rejects, names)
             _check_contents(names)
             with conn.transaction() if options.strict else nullcontext(), _Ahead(loader) as ahead:
@@ -467,6 +469,7 @@ class _FileLoader:
         self.on_merge = on_merge
         self.on_parsed: Callable[[], None] | None = None
         self.users_table_ready = False
+        self.workers = 1  # processes that parse a large JSONL input (load_files sets it)
 
     def open(self, name: str, stdin: IO[bytes] | None, *, ahead: bool = False) -> _Opened:
         """Open an input and detect its format; with ahead, a JSONL input's parse starts
@@ -480,7 +483,7 @@ class _FileLoader:
             reader = open_reader(source.stream, name, fmt, _no_reject)
             started: Ahead[JsonlBlock] | None = None
             if isinstance(reader, JsonlReader):
-                blocks = _jsonl_blocks(source)
+                blocks = _jsonl_blocks(source, self.workers)
                 if ahead:
                     started = Ahead(iter(blocks(source.stream, name)), PARSE_AHEAD_BLOCKS)
                     started.start()
@@ -634,27 +637,27 @@ class _FileLoader:
         return written
 
 
-def _prestart_workers(names: Sequence[str]) -> None:
+def _prestart_workers(names: Sequence[str], workers: int) -> None:
     """Start the parse workers' forkserver now if an input is big enough to use them, so
     its start overlaps the checks and the first reads (see parallel.prestart)."""
+    if workers <= 1:
+        return
     threshold = min(RANGED_MIN_BYTES, parallel.SERIAL_BYTES)
     for name in names:
         if name != STDIN and os.stat(name).st_size >= threshold:
-            if worker_count() > 1:
-                parallel.prestart()
+            parallel.prestart()
             return
 
 
-def _jsonl_blocks(source: Input) -> BlockSource:
-    """Where a JSONL input is parsed: here, or in workers once it is large and cores are idle
-    (an uncompressed file: each worker reads its own ranges of it)."""
-    workers = worker_count()
+def _jsonl_blocks(source: Input, workers: int) -> BlockSource:
+    """Where a JSONL input is parsed: here, or in `workers` processes once it is large (an
+    uncompressed file: each worker reads its own ranges of it)."""
     if workers <= 1:
         return serial_blocks
     identity = source.identity()
     if identity is not None and source.size is not None and source.size >= RANGED_MIN_BYTES:
         return file_blocks(FileIdentity(*identity), source.size, workers)
-    return parallel_blocks
+    return functools.partial(parallel_blocks, workers=workers)
 
 
 def _detect(source: Input) -> Format | None:

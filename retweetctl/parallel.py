@@ -31,6 +31,7 @@ __all__ = [
     "CHUNK_BYTES",
     "Ahead",
     "SERIAL_BYTES",
+    "SERVER_CORES",
     "Chunk",
     "WorkerDied",
     "chunks",
@@ -75,10 +76,21 @@ SERIAL_BYTES = 96 << 20
 
 # Overrides worker_count(): 1 parses in the main process only (as before workers).
 WORKERS_ENV = "RETWEETCTL_LOAD_WORKERS"
+# Cores a load leaves to a database server on the same machine: its backend takes
+# one while the main process parses and streams COPY on another. With none left
+# (2 cores, otherwise idle, embedded server; /work/exp timing of `retweetctl load`
+# on bench_load's 1,078 MB archive, 6-9 interleaved runs each, 2026-12-01), two
+# workers took 0.99x the in-process time for the file (means 11.9 and 12.0 s, runs
+# spread 10.6-13.3 s), 1.04-1.23x gzip-compressed, and 1.17x for the file cut in 8
+# (10.4 against 8.9 s: the next file's parse-ahead and the catch-up of the one before
+# want that core too): no faster, with twice the processes on a shared machine.
+SERVER_CORES = 1
 
 
-def worker_count() -> int:
-    """Processes to parse in: RETWEETCTL_LOAD_WORKERS, else the cores the load average leaves idle.
+def worker_count(reserved: int = 0) -> int:
+    """Processes to parse in: RETWEETCTL_LOAD_WORKERS, else the cores the load average
+    leaves idle, less `reserved` (SERVER_CORES when the database server runs here); 1
+    parses in the main process.
 
     Workers only pay on idle cores: at load average 8-14 on this 2-core machine a
     1 GB archive took 0.97-2.4x the serial time with two workers (the chunks'
@@ -99,7 +111,8 @@ def worker_count() -> int:
         busy = os.getloadavg()[0]
     except OSError:
         busy = 0.0
-    return max(1, min(cores, int(cores - busy + 0.5)))
+    idle = min(cores, int(cores - busy + 0.5))
+    return max(1, idle - reserved)
 
 
 def chunks(stream: IO[bytes], chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:

@@ -21,7 +21,7 @@ import zstandard
 
 from retweetctl import jsonl_workers, parallel
 from retweetctl import load as load_module
-from retweetctl.database import Connection
+from retweetctl.database import Connection, host_is_this_machine, server_on_this_machine
 from retweetctl.errors import ExitCode
 from retweetctl.ingest import StagingBatch
 from retweetctl.inputs import Compression, CorruptInput, open_input
@@ -415,14 +415,45 @@ def test_a_worker_that_dies_stops_the_input_with_exit_75() -> None:
     assert results == sorted(results) and results[-1] < 301  # nothing after the dead chunk
 
 
-@pytest.mark.parametrize(("load", "expected"), [(0.1, 2), (0.8, 1), (12.0, 1)])
-def test_workers_default_to_the_cores_the_load_leaves_idle(
-    load: float, expected: int, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("cores", "load", "reserved", "expected"),
+    [
+        (2, 0.1, 0, 2),
+        (2, 0.8, 0, 1),
+        (2, 12.0, 0, 1),
+        # a server on this machine takes one of two idle cores: no core left for workers
+        (2, 0.1, parallel.SERVER_CORES, 1),
+        (4, 0.1, parallel.SERVER_CORES, 3),
+        (4, 1.9, parallel.SERVER_CORES, 1),
+    ],
+)
+def test_workers_default_to_the_idle_cores_the_server_leaves(
+    cores: int, load: float, reserved: int, expected: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(parallel.WORKERS_ENV, raising=False)
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)))
     monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
-    assert parallel.worker_count() == expected
+    assert parallel.worker_count(reserved) == expected
+
+
+@pytest.mark.parametrize(
+    ("host", "here"),
+    [
+        ("/tmp/retweetctl-socket", True),
+        ("", True),
+        ("localhost", True),
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("10.1.2.3", False),
+        ("db.example.org", False),
+    ],
+)
+def test_a_server_shares_the_cores_on_a_socket_or_loopback(host: str, here: bool) -> None:
+    assert host_is_this_machine(host) is here
+
+
+def test_the_test_server_is_on_this_machine(conn: Connection) -> None:
+    assert server_on_this_machine(conn)
 
 
 def test_a_bad_worker_count_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
