@@ -179,6 +179,15 @@ class LoadAborted(RetweetctlError):
         self.report = report
 
 
+class LoadInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a load: report says which files committed before it (the file in
+    flight rolled back). Still a KeyboardInterrupt, so the CLI exits 130."""
+
+    def __init__(self, report: LoadReport) -> None:
+        super().__init__()
+        self.report = report
+
+
 class RejectsSink:
     """Writes rejected lines as JSON objects, opening each file on its first reject."""
 
@@ -275,50 +284,62 @@ def load_files(
         conn.commit()  # so each file's transaction below really commits
     sink = RejectsSink(options.rejects, rejects_dir or Path.cwd())
     loader = _FileLoader(conn, options, forced, sink, progress, on_merge)
-    with run_audit(conn, "load") as audit:
-        try:
-            check_inputs(names)
-            loader.workers = worker_count(SERVER_CORES if server_on_this_machine(conn) else 0)
-            _prestart_workers(names, loader.workers)
-            _check_rejects_is_no_input(options.rejects, names)
-            _check_contents(names)
-            with conn.transaction() if options.strict else nullcontext(), _Ahead(loader) as ahead:
-                for number, name in enumerate(names, start=1):
-                    retry = not options.strict and _rereadable(name)
-                    ahead.next_name = names[number] if number < len(names) else None
-                    opened = ahead.take()
-                    _load_one(
-                        loader, report, name, stdin, retry=retry, on_retry=on_retry, opened=opened
-                    )
-                    if on_committed is not None and not options.strict and number < len(names):
-                        on_committed(name)
-            for result in report.files:
-                result.committed = True
-        except (RetweetctlError, psycopg.Error, OSError) as exc:
-            if options.strict:
+    try:
+        with run_audit(conn, "load") as audit:
+            try:
+                check_inputs(names)
+                loader.workers = worker_count(SERVER_CORES if server_on_this_machine(conn) else 0)
+                _prestart_workers(names, loader.workers)
+                _check_rejects_is_no_input(options.rejects, names)
+                _check_contents(names)
+                with (
+                    conn.transaction() if options.strict else nullcontext(),
+                    _Ahead(loader) as ahead,
+                ):
+                    for number, name in enumerate(names, start=1):
+                        retry = not options.strict and _rereadable(name)
+                        ahead.next_name = names[number] if number < len(names) else None
+                        opened = ahead.take()
+                        _load_one(
+                            loader,
+                            report,
+                            name,
+                            stdin,
+                            retry=retry,
+                            on_retry=on_retry,
+                            opened=opened,
+                        )
+                        if on_committed is not None and not options.strict and number < len(names):
+                            on_committed(name)
                 for result in report.files:
-                    result.committed = False
-            cause: BaseException = exc
-            if isinstance(exc, CONFLICTS):  # not retried: stdin or a pipe, or --strict
-                name = report.files[-1].input if report.files else "an input"
-                why = (
-                    "--strict loads all inputs in one transaction, which is not retried"
-                    if options.strict
-                    else f"{'standard input' if name == STDIN else name} cannot be read again"
-                )
-                cause = TemporaryFailure(
-                    f"database conflict ({conflict_reason(exc)}) loading {name}, rolled back;"
-                    f" {why}; retry the command"
-                )
-            if isinstance(exc, OSError):  # reading an input failed after it was opened
-                name = report.files[-1].input if report.files else "an input"
-                cause = NoInputError(f"cannot read {name}: {exc.strerror or exc}")
-            audit.fail(cause)
-            raise LoadAborted(cause, report) from exc
-        finally:
-            sink.close()
-            total = report.total()
-            audit.seen, audit.added = total.seen, total.added
+                    result.committed = True
+            except (RetweetctlError, psycopg.Error, OSError) as exc:
+                if options.strict:
+                    for result in report.files:
+                        result.committed = False
+                cause: BaseException = exc
+                if isinstance(exc, CONFLICTS):  # not retried: stdin or a pipe, or --strict
+                    name = report.files[-1].input if report.files else "an input"
+                    why = (
+                        "--strict loads all inputs in one transaction, which is not retried"
+                        if options.strict
+                        else f"{'standard input' if name == STDIN else name} cannot be read again"
+                    )
+                    cause = TemporaryFailure(
+                        f"database conflict ({conflict_reason(exc)}) loading {name}, rolled back;"
+                        f" {why}; retry the command"
+                    )
+                if isinstance(exc, OSError):  # reading an input failed after it was opened
+                    name = report.files[-1].input if report.files else "an input"
+                    cause = NoInputError(f"cannot read {name}: {exc.strerror or exc}")
+                audit.fail(cause)
+                raise LoadAborted(cause, report) from exc
+            finally:
+                sink.close()
+                total = report.total()
+                audit.seen, audit.added = total.seen, total.added
+    except KeyboardInterrupt as exc:  # Ctrl-C: the file in flight rolled back, those before kept
+        raise LoadInterrupted(report) from exc
     return report
 
 
