@@ -13,8 +13,10 @@ distributed one) is read again and retried when the input is a regular file.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import stat
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
@@ -56,6 +58,8 @@ from retweetctl.readers.common import ReaderInput
 from retweetctl.readers.formats import Reader
 from retweetctl.readers.jsonl import BlockSource, JsonlBlock, serial_blocks
 from retweetctl.runaudit import run_audit
+
+log = logging.getLogger(__name__)
 
 STDIN = "-"
 # Rows per COPY statement while users are waiting to be written; between chunks users
@@ -392,6 +396,7 @@ class _Opened:
     format: Format | None
     reader: Reader | None
     ahead: Ahead[JsonlBlock] | None = None
+    parsed_where: str = "in this process"  # for --debug
 
     def close(self) -> None:
         if self.ahead is not None:
@@ -503,15 +508,17 @@ class _FileLoader:
             fmt = self.forced or detected
             reader = open_reader(source.stream, name, fmt, _no_reject)
             started: Ahead[JsonlBlock] | None = None
+            where = "in this process"
             if isinstance(reader, JsonlReader):
-                blocks = _jsonl_blocks(source, self.workers)
+                blocks, where = _jsonl_blocks(source, self.workers)
                 if ahead:
                     started = Ahead(iter(blocks(source.stream, name)), PARSE_AHEAD_BLOCKS)
                     started.start()
                     reader.blocks = _queued(started)
+                    where += ", begun while the input before it merged"
                 else:
                     reader.blocks = blocks
-            return _Opened(source, fmt, reader, started)
+            return _Opened(source, fmt, reader, started, where)
         except BaseException:
             source.close()
             raise
@@ -526,11 +533,13 @@ class _FileLoader:
                 result.committed = not self.options.strict
                 return
             result.format = input_.format.value
+            log.debug("%s: %s, parsed %s", name, result.format, input_.parsed_where)
             reader = input_.reader
             assert isinstance(reader, ReaderInput)  # every reader is one (readers.READERS)
             # set now: the input may have been opened before this file's result existed
             reader.on_reject = self._on_reject(result)
             reader.on_progress = self._on_progress(name, input_.source)
+            step = _Steps(name)
             with self.conn.transaction():
                 self.users_table_ready = False  # a rolled-back file takes the temp table with it
                 batch = StagingBatch(self.conn, bulk=True)
@@ -539,12 +548,17 @@ class _FileLoader:
                 except UnusableInput as exc:
                     raise DataError(str(exc)) from None
                 result.records = reader.records
+                lines = f"{result.records:,} line{'' if result.records == 1 else 's'}"
+                step.done(f"{lines} read and parsed, {batch.seen:,} rows COPYed to staging")
                 if self.on_parsed is not None:
                     self.on_parsed()  # the next input may start its parse now
                 if self.on_merge is not None:  # the users' write is part of what it waits for
                     self.on_merge(name, batch.seen)
                 result.users += self._upsert_users()
+                step.done(f"{result.users:,} users written")
                 merged = batch.merge()
+                step.done(f"merge: {merged.added:,} of {merged.seen:,} rows added")
+            step.done("committed")
             result.seen, result.added = merged.seen, merged.added
             _fail_if_all_rejected(result)
         # with strict, this file's transaction is a savepoint: committed only with the last file
@@ -658,6 +672,19 @@ class _FileLoader:
         return written
 
 
+class _Steps:
+    """--debug: each step of a file's load, with the seconds since the step before."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.last = time.perf_counter()
+
+    def done(self, what: str) -> None:
+        now = time.perf_counter()
+        log.debug("%s: %s, %.2f s", self.name, what, now - self.last)
+        self.last = now
+
+
 def _prestart_workers(names: Sequence[str], workers: int) -> None:
     """Start the parse workers' forkserver now if an input is big enough to use them, so
     its start overlaps the checks and the first reads (see parallel.prestart)."""
@@ -670,15 +697,17 @@ def _prestart_workers(names: Sequence[str], workers: int) -> None:
             return
 
 
-def _jsonl_blocks(source: Input, workers: int) -> BlockSource:
-    """Where a JSONL input is parsed: here, or in `workers` processes once it is large (an
-    uncompressed file: each worker reads its own ranges of it)."""
+def _jsonl_blocks(source: Input, workers: int) -> tuple[BlockSource, str]:
+    """Where a JSONL input is parsed, and the words for it (--debug): here, or in `workers`
+    processes once it is large (an uncompressed file: each worker reads its own ranges)."""
     if workers <= 1:
-        return serial_blocks
+        return serial_blocks, "in this process"
     identity = source.identity()
     if identity is not None and source.size is not None and source.size >= RANGED_MIN_BYTES:
-        return file_blocks(FileIdentity(*identity), source.size, workers)
-    return functools.partial(parallel_blocks, workers=workers)
+        blocks = file_blocks(FileIdentity(*identity), source.size, workers)
+        return blocks, f"by {workers} worker processes, each reading its own ranges of it"
+    shipped = functools.partial(parallel_blocks, workers=workers)
+    return shipped, f"by {workers} worker processes once large, its lines shipped to them"
 
 
 def _detect(source: Input) -> Format | None:
