@@ -8,6 +8,8 @@ advisory lock), so deltas are counted exactly once and the upserts never deadloc
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Mapping
 from dataclasses import astuple, dataclass
 from typing import Protocol
@@ -16,6 +18,8 @@ from psycopg import IsolationLevel, sql
 
 from retweetctl.database import Connection
 from retweetctl.queries import load
+
+log = logging.getLogger(__name__)
 
 # Any fixed 64-bit key works; this one spells "rtwtagg1" so it is recognisable in pg_locks.
 CATCH_UP_LOCK_KEY = 0x7274777461676731
@@ -93,8 +97,16 @@ def catch_up(conn: Connection, progress: Progress | None = None) -> CatchUp:
         ).fetchone()
         if not pending or not pending[0]:
             return CatchUp()
+        started = time.perf_counter()
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (CATCH_UP_LOCK_KEY,))
-        return _catch_up_locked(conn, progress)
+        done = _catch_up_locked(conn, progress)
+    log.debug(
+        "matrix catch-up: %s deltas folded, %s new cells, %.2f s (with its lock wait and commit)",
+        f"{done.deltas:,}",
+        f"{done.new_cells:,}",
+        time.perf_counter() - started,
+    )
+    return done
 
 
 def _catch_up_locked(conn: Connection, progress: Progress | None = None) -> CatchUp:

@@ -13,8 +13,10 @@ distributed one) is read again and retried when the input is a regular file.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import stat
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
@@ -56,6 +58,8 @@ from retweetctl.readers.common import ReaderInput
 from retweetctl.readers.formats import Reader
 from retweetctl.readers.jsonl import BlockSource, JsonlBlock, serial_blocks
 from retweetctl.runaudit import run_audit
+
+log = logging.getLogger(__name__)
 
 STDIN = "-"
 # Rows per COPY statement while users are waiting to be written; between chunks users
@@ -179,6 +183,15 @@ class LoadAborted(RetweetctlError):
         self.report = report
 
 
+class LoadInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a load: report says which files committed before it (the file in
+    flight rolled back). Still a KeyboardInterrupt, so the CLI exits 130."""
+
+    def __init__(self, report: LoadReport) -> None:
+        super().__init__()
+        self.report = report
+
+
 class RejectsSink:
     """Writes rejected lines as JSON objects, opening each file on its first reject."""
 
@@ -275,50 +288,62 @@ def load_files(
         conn.commit()  # so each file's transaction below really commits
     sink = RejectsSink(options.rejects, rejects_dir or Path.cwd())
     loader = _FileLoader(conn, options, forced, sink, progress, on_merge)
-    with run_audit(conn, "load") as audit:
-        try:
-            check_inputs(names)
-            loader.workers = worker_count(SERVER_CORES if server_on_this_machine(conn) else 0)
-            _prestart_workers(names, loader.workers)
-            _check_rejects_is_no_input(options.rejects, names)
-            _check_contents(names)
-            with conn.transaction() if options.strict else nullcontext(), _Ahead(loader) as ahead:
-                for number, name in enumerate(names, start=1):
-                    retry = not options.strict and _rereadable(name)
-                    ahead.next_name = names[number] if number < len(names) else None
-                    opened = ahead.take()
-                    _load_one(
-                        loader, report, name, stdin, retry=retry, on_retry=on_retry, opened=opened
-                    )
-                    if on_committed is not None and not options.strict and number < len(names):
-                        on_committed(name)
-            for result in report.files:
-                result.committed = True
-        except (RetweetctlError, psycopg.Error, OSError) as exc:
-            if options.strict:
+    try:
+        with run_audit(conn, "load") as audit:
+            try:
+                check_inputs(names)
+                loader.workers = worker_count(SERVER_CORES if server_on_this_machine(conn) else 0)
+                _prestart_workers(names, loader.workers)
+                _check_rejects_is_no_input(options.rejects, names)
+                _check_contents(names)
+                with (
+                    conn.transaction() if options.strict else nullcontext(),
+                    _Ahead(loader) as ahead,
+                ):
+                    for number, name in enumerate(names, start=1):
+                        retry = not options.strict and _rereadable(name)
+                        ahead.next_name = names[number] if number < len(names) else None
+                        opened = ahead.take()
+                        _load_one(
+                            loader,
+                            report,
+                            name,
+                            stdin,
+                            retry=retry,
+                            on_retry=on_retry,
+                            opened=opened,
+                        )
+                        if on_committed is not None and not options.strict and number < len(names):
+                            on_committed(name)
                 for result in report.files:
-                    result.committed = False
-            cause: BaseException = exc
-            if isinstance(exc, CONFLICTS):  # not retried: stdin or a pipe, or --strict
-                name = report.files[-1].input if report.files else "an input"
-                why = (
-                    "--strict loads all inputs in one transaction, which is not retried"
-                    if options.strict
-                    else f"{'standard input' if name == STDIN else name} cannot be read again"
-                )
-                cause = TemporaryFailure(
-                    f"database conflict ({conflict_reason(exc)}) loading {name}, rolled back;"
-                    f" {why}; retry the command"
-                )
-            if isinstance(exc, OSError):  # reading an input failed after it was opened
-                name = report.files[-1].input if report.files else "an input"
-                cause = NoInputError(f"cannot read {name}: {exc.strerror or exc}")
-            audit.fail(cause)
-            raise LoadAborted(cause, report) from exc
-        finally:
-            sink.close()
-            total = report.total()
-            audit.seen, audit.added = total.seen, total.added
+                    result.committed = True
+            except (RetweetctlError, psycopg.Error, OSError) as exc:
+                if options.strict:
+                    for result in report.files:
+                        result.committed = False
+                cause: BaseException = exc
+                if isinstance(exc, CONFLICTS):  # not retried: stdin or a pipe, or --strict
+                    name = report.files[-1].input if report.files else "an input"
+                    why = (
+                        "--strict loads all inputs in one transaction, which is not retried"
+                        if options.strict
+                        else f"{'standard input' if name == STDIN else name} cannot be read again"
+                    )
+                    cause = TemporaryFailure(
+                        f"database conflict ({conflict_reason(exc)}) loading {name}, rolled back;"
+                        f" {why}; retry the command"
+                    )
+                if isinstance(exc, OSError):  # reading an input failed after it was opened
+                    name = report.files[-1].input if report.files else "an input"
+                    cause = NoInputError(f"cannot read {name}: {exc.strerror or exc}")
+                audit.fail(cause)
+                raise LoadAborted(cause, report) from exc
+            finally:
+                sink.close()
+                total = report.total()
+                audit.seen, audit.added = total.seen, total.added
+    except KeyboardInterrupt as exc:  # Ctrl-C: the file in flight rolled back, those before kept
+        raise LoadInterrupted(report) from exc
     return report
 
 
@@ -371,6 +396,7 @@ class _Opened:
     format: Format | None
     reader: Reader | None
     ahead: Ahead[JsonlBlock] | None = None
+    parsed_where: str = "in this process"  # for --debug
 
     def close(self) -> None:
         if self.ahead is not None:
@@ -482,15 +508,17 @@ class _FileLoader:
             fmt = self.forced or detected
             reader = open_reader(source.stream, name, fmt, _no_reject)
             started: Ahead[JsonlBlock] | None = None
+            where = "in this process"
             if isinstance(reader, JsonlReader):
-                blocks = _jsonl_blocks(source, self.workers)
+                blocks, where = _jsonl_blocks(source, self.workers)
                 if ahead:
                     started = Ahead(iter(blocks(source.stream, name)), PARSE_AHEAD_BLOCKS)
                     started.start()
                     reader.blocks = _queued(started)
+                    where += ", begun while the input before it merged"
                 else:
                     reader.blocks = blocks
-            return _Opened(source, fmt, reader, started)
+            return _Opened(source, fmt, reader, started, where)
         except BaseException:
             source.close()
             raise
@@ -505,11 +533,13 @@ class _FileLoader:
                 result.committed = not self.options.strict
                 return
             result.format = input_.format.value
+            log.debug("%s: %s, parsed %s", name, result.format, input_.parsed_where)
             reader = input_.reader
             assert isinstance(reader, ReaderInput)  # every reader is one (readers.READERS)
             # set now: the input may have been opened before this file's result existed
             reader.on_reject = self._on_reject(result)
             reader.on_progress = self._on_progress(name, input_.source)
+            step = _Steps(name)
             with self.conn.transaction():
                 self.users_table_ready = False  # a rolled-back file takes the temp table with it
                 batch = StagingBatch(self.conn, bulk=True)
@@ -518,12 +548,17 @@ class _FileLoader:
                 except UnusableInput as exc:
                     raise DataError(str(exc)) from None
                 result.records = reader.records
+                lines = f"{result.records:,} line{'' if result.records == 1 else 's'}"
+                step.done(f"{lines} read and parsed, {batch.seen:,} rows COPYed to staging")
                 if self.on_parsed is not None:
                     self.on_parsed()  # the next input may start its parse now
                 if self.on_merge is not None:  # the users' write is part of what it waits for
                     self.on_merge(name, batch.seen)
                 result.users += self._upsert_users()
+                step.done(f"{result.users:,} users written")
                 merged = batch.merge()
+                step.done(f"merge: {merged.added:,} of {merged.seen:,} rows added")
+            step.done("committed")
             result.seen, result.added = merged.seen, merged.added
             _fail_if_all_rejected(result)
         # with strict, this file's transaction is a savepoint: committed only with the last file
@@ -637,6 +672,19 @@ class _FileLoader:
         return written
 
 
+class _Steps:
+    """--debug: each step of a file's load, with the seconds since the step before."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.last = time.perf_counter()
+
+    def done(self, what: str) -> None:
+        now = time.perf_counter()
+        log.debug("%s: %s, %.2f s", self.name, what, now - self.last)
+        self.last = now
+
+
 def _prestart_workers(names: Sequence[str], workers: int) -> None:
     """Start the parse workers' forkserver now if an input is big enough to use them, so
     its start overlaps the checks and the first reads (see parallel.prestart)."""
@@ -649,15 +697,17 @@ def _prestart_workers(names: Sequence[str], workers: int) -> None:
             return
 
 
-def _jsonl_blocks(source: Input, workers: int) -> BlockSource:
-    """Where a JSONL input is parsed: here, or in `workers` processes once it is large (an
-    uncompressed file: each worker reads its own ranges of it)."""
+def _jsonl_blocks(source: Input, workers: int) -> tuple[BlockSource, str]:
+    """Where a JSONL input is parsed, and the words for it (--debug): here, or in `workers`
+    processes once it is large (an uncompressed file: each worker reads its own ranges)."""
     if workers <= 1:
-        return serial_blocks
+        return serial_blocks, "in this process"
     identity = source.identity()
     if identity is not None and source.size is not None and source.size >= RANGED_MIN_BYTES:
-        return file_blocks(FileIdentity(*identity), source.size, workers)
-    return functools.partial(parallel_blocks, workers=workers)
+        blocks = file_blocks(FileIdentity(*identity), source.size, workers)
+        return blocks, f"by {workers} worker processes, each reading its own ranges of it"
+    shipped = functools.partial(parallel_blocks, workers=workers)
+    return shipped, f"by {workers} worker processes once large, its lines shipped to them"
 
 
 def _detect(source: Input) -> Format | None:

@@ -9,7 +9,9 @@ on (SIGCONT). Steps (the first three inside the batch's transaction, retweetctl/
 - `copied`: a COPY into staging has ended;
 - `merged`: the batch is merged into retweets and deleted from staging, not committed;
 - `caught-up`: a load's background catch-up (retweetctl/background_catch_up.py) has
-  folded the files committed so far into the matrix aggregate and committed.
+  folded the files committed so far into the matrix aggregate and committed;
+- `catching-up`: a command's own catch-up of the matrix aggregate is about to begin
+  (after a load's last file committed, or before `matrix` reads).
 
 A pause reached in a thread other than the main one (`caught-up`) stops the whole
 process, but the other threads may run on for a moment before the stop reaches them.

@@ -766,3 +766,37 @@ def test_load_from_a_terminal_says_how_to_end_and_ends_at_the_first_ctrl_d(
     text = visible(run.screen.decode(errors="replace"))
     assert text.startswith("reading standard input: paste or type JSONL or CSV lines, then Ctrl-D")
     assert "-: 1 of 1 records added" in text
+
+
+def test_debug_says_where_each_file_is_parsed_and_what_each_step_took(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    rows = tmp_path / "rows.csv"
+    rows.write_text("tweet_id,retweeter_id,author_id\n905,1,805\n905,2,805\n")
+    pages = TWARC / "noflat.jsonl"
+    result = run_cli(["--debug", "load", str(rows), str(pages)], cli_env)
+    assert result.exit_code == ExitCode.OK, result.stderr
+    said = [line.split(":", 2)[2] for line in result.stderr.splitlines() if "retweetctl." in line]
+    steps = [re.sub(r", [0-9]+\.[0-9]{2} s", ", T s", line) for line in said]
+    assert [line for line in steps if line.startswith(str(rows))] == [
+        f"{rows}: csv, parsed in this process",
+        f"{rows}: 2 lines read and parsed, 2 rows COPYed to staging, T s",
+        f"{rows}: 0 users written, T s",
+        f"{rows}: merge: 2 of 2 rows added, T s",
+        f"{rows}: committed, T s",
+    ]
+    assert [line for line in steps if line.startswith(str(pages))] == [
+        f"{pages}: twarc, parsed in this process, begun while the input before it merged",
+        f"{pages}: 1 line read and parsed, 47 rows COPYed to staging, T s",
+        f"{pages}: 178 users written, T s",
+        f"{pages}: merge: 47 of 47 rows added, T s",
+        f"{pages}: committed, T s",
+    ]
+    # The first file folded in the background or with the second, at the end: 49 in all.
+    folds = [
+        re.fullmatch(r"matrix catch-up: (\d+) deltas folded, \d+ new cells, T s \(.*\)", line)
+        for line in steps
+        if line.startswith("matrix")
+    ]
+    assert folds and all(folds)
+    assert sum(int(m.group(1)) for m in folds if m) == 49

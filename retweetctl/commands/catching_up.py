@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from retweetctl import testpoint
 from retweetctl.aggregate import CatchUp, catch_up
 from retweetctl.commands.common import stderr_console
 from retweetctl.database import Connection
@@ -21,6 +22,7 @@ ANNOUNCE_ROWS = 100_000
 def catch_up_telling(conn: Connection, quiet: bool = False) -> CatchUp:
     """catch_up, with `updating the matrix: N new rows…` on stderr when it is long, and a
     progress bar when stderr is a terminal."""
+    testpoint.reached("catching-up")  # tests only: see retweetctl/testpoint.py
     with _reporter(quiet) as progress:
         return catch_up(conn, progress)
 

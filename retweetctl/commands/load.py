@@ -20,6 +20,7 @@ from retweetctl.commands.common import state, stderr_console, stdout_console, wa
 from retweetctl.database import Connection, connect
 from retweetctl.load import (
     LoadAborted,
+    LoadInterrupted,
     LoadOptions,
     LoadReport,
     LoadResult,
@@ -94,31 +95,57 @@ def command(
         aborted: LoadAborted | None = None
         # Each committed file but the last is folded into the matrix on a second
         # connection while the next one loads (see retweetctl/background_catch_up.py).
-        with (
-            _progress(show_progress) as bar,
-            BackgroundCatchUp(lambda: _catch_up_connection(ctx)) as behind,
-        ):
-            try:
-                report = load_files(
-                    conn,
-                    files,
-                    options,
-                    progress=bar.for_file if bar is not None else None,
-                    on_merge=bar.merging if bar is not None else None,
-                    on_retry=None if quiet else warn,
-                    on_committed=lambda _name: behind.poke(),
-                )
-            except LoadAborted as stopped:
-                aborted = stopped
+        try:
+            with (
+                _progress(show_progress) as bar,
+                BackgroundCatchUp(lambda: _catch_up_connection(ctx)) as behind,
+            ):
+                try:
+                    report = load_files(
+                        conn,
+                        files,
+                        options,
+                        progress=bar.for_file if bar is not None else None,
+                        on_merge=bar.merging if bar is not None else None,
+                        on_retry=None if quiet else warn,
+                        on_committed=lambda _name: behind.poke(),
+                    )
+                except LoadAborted as stopped:
+                    aborted = stopped
+        except LoadInterrupted as stopped:  # said after the bar is gone; still exit 130
+            if not quiet:
+                _say_interrupted(stopped.report, len(files))
+            raise
         if aborted is not None:  # said after the bar is gone, so it starts a line of its own
             if not quiet:
                 _print_report(aborted.report, as_json, error=aborted.message, inputs=len(files))
             raise aborted.cause from None
         # Fold the new rows into the matrix aggregate now, in its own transaction (the
         # rows are committed already), so the next `matrix` has nothing to wait for.
-        catch_up_telling(conn, quiet=quiet)
+        try:
+            catch_up_telling(conn, quiet=quiet)
+        except KeyboardInterrupt:
+            if not quiet:  # the fold rolled back; its deltas wait for the next one
+                warn(
+                    f"interrupted: all {len(files):,} file{'' if len(files) == 1 else 's'}"
+                    " stored; the matrix catches up when it next runs"
+                )
+            raise
     if not quiet:
         _print_report(report, as_json)
+
+
+def _say_interrupted(report: LoadReport, inputs: int) -> None:
+    """One line when Ctrl-C stopped a run that had stored files: where to take it up again.
+    Nothing stored (one file, or --strict): nothing to explain, as for any Ctrl-C."""
+    kept = report.committed
+    if not kept:
+        return
+    text = f"interrupted: {len(kept):,} of {inputs:,} files stored (up to {kept[-1].input})"
+    in_flight = [r.input for r in report.files if not r.committed]
+    if in_flight:
+        text += f"; {in_flight[-1]} rolled back, nothing of it stored"
+    warn(text)
 
 
 def _catch_up_connection(ctx: typer.Context) -> Connection:

@@ -108,22 +108,50 @@ def test_ctrl_c_of_fetch_mid_tweet_is_exit_130_and_the_run_is_recorded_interrupt
         assert runs.fetchall() == [("interrupted", "KeyboardInterrupt", True)]
 
 
+@pytest.mark.parametrize("quiet", [False, True], ids=["says-what-was-kept", "quiet"])
 def test_ctrl_c_of_load_mid_file_is_exit_130_and_keeps_the_files_before(
-    cli_env: dict[str, str], db_url: str, tmp_path: Path, ctrl_c_works: None
+    cli_env: dict[str, str], db_url: str, tmp_path: Path, ctrl_c_works: None, quiet: bool
 ) -> None:
     first = {(671, r, 771) for r in range(1, 1_001)}
     second = {(672, r, 772) for r in range(1, 1_001)}
     files = [write_csv(tmp_path / "a.csv", first), write_twarc(tmp_path / "b.jsonl", second)]
     env = pause_env(cli_env, "copying", 2)  # the second file's COPY is open
-    command = cli_command(["load", *map(str, files)])
+    command = cli_command(["load", *(["--quiet"] if quiet else []), *map(str, files)])
     result = interrupt_at(spawn(command, env, tmp_path / "p", cwd=tmp_path), "copying", 2)
     assert result.exit_code == ExitCode.INTERRUPTED, result.stderr
-    assert result.stderr == pause_line("copying", 2)
+    # One line, no traceback: which files are stored, so the user knows where to resume.
+    said = (
+        ""
+        if quiet
+        else f"interrupted: 1 of 2 files stored (up to {files[0]});"
+        f" {files[1]} rolled back, nothing of it stored\n"
+    )
+    assert result.stderr == pause_line("copying", 2) + said
     assert retweets(db_url) == first  # each file is one transaction
     assert count(db_url, "retweet_staging") == 0
     with psycopg.connect(db_url) as conn:
         runs = conn.execute("SELECT status FROM fetch_runs").fetchall()
     assert runs == [("interrupted",)]
+
+
+def test_ctrl_c_of_load_in_its_final_catch_up_says_all_is_stored(
+    cli_env: dict[str, str], db_url: str, tmp_path: Path, ctrl_c_works: None
+) -> None:
+    rows = {(673, r, 773) for r in range(1, 501)}
+    path = write_csv(tmp_path / "a.csv", rows)
+    env = pause_env(cli_env, "catching-up", 1)  # the file committed, the fold not begun
+    command = cli_command(["load", str(path)])
+    result = interrupt_at(spawn(command, env, tmp_path / "p", cwd=tmp_path), "catching-up", 1)
+    assert result.exit_code == ExitCode.INTERRUPTED, result.stderr
+    assert result.stderr == pause_line("catching-up", 1) + (
+        "interrupted: all 1 file stored; the matrix catches up when it next runs\n"
+    )
+    assert retweets(db_url) == rows
+    with psycopg.connect(db_url) as conn:
+        pending = conn.execute("SELECT count(*) FROM retweet_cell_deltas").fetchone()
+    assert pending == (len(rows),)  # nothing folded: the next catch-up does it
+    checked = run_cli(["db", "check"], cli_env)
+    assert checked.exit_code == 0 and "aggregate matches retweets" in checked.stdout, checked
 
 
 def test_reader_that_goes_away_is_not_an_error(cli_env: dict[str, str]) -> None:
