@@ -332,3 +332,23 @@ def test_filters_apply_before_the_cut(filled: str, matrix_cli: Run) -> None:
         "1 author left out, use --top-authors 3, or --format edges to see them",
         "2 retweeters left out, use --top-retweeters 3, or --format edges to see them",
     ]
+
+
+def test_a_table_of_a_large_archive_points_to_the_edges_not_to_huge_options() -> None:
+    from retweetctl.commands.matrix import TABLE_EVERYONE_MAX, _table_notes
+
+    people = [Person(i, f"u{i}", 1) for i in range(1, 4)]
+    large = Matrix(authors=people, retweeters=people, authors_left_out=76_419,
+                   retweeters_left_out=139_553)  # fmt: skip
+    assert _table_notes(large) == [
+        "76,419 authors left out (--format edges gives every cell)",
+        "139,553 retweeters left out (--format edges gives every cell)",
+    ]
+    assert all(len(line) <= 78 for line in _table_notes(large))  # one line at 80 columns
+    small = Matrix(authors=people, retweeters=people, authors_left_out=1,
+                   retweeters_left_out=TABLE_EVERYONE_MAX - 3)  # fmt: skip
+    assert _table_notes(small) == [
+        "1 author left out, use --top-authors 4, or --format edges to see them",
+        f"{TABLE_EVERYONE_MAX - 3} retweeters left out, use --top-retweeters"
+        f" {TABLE_EVERYONE_MAX}, or --format edges to see them",
+    ]

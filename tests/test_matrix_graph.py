@@ -12,6 +12,7 @@ import networkx as nx
 import psycopg
 import pytest
 
+from retweetctl import matrix as matrix_module
 from retweetctl.database import Connection
 from retweetctl.matrix import MatrixQuery, load_matrix
 from tests import test_matrix
@@ -64,25 +65,26 @@ def test_ranking_within_the_authors_matches_a_full_sort(
     assert all(any(matrix.row(i)) for i in range(len(matrix.retweeters)))
 
 
-def test_a_walk_that_does_not_settle_says_its_ranking_is_partial(
-    conn: Connection, monkeypatch: pytest.MonkeyPatch, matrix_cli: Run, db_url: str
+def test_a_walk_that_does_not_settle_scans_the_cells_and_stays_exact(
+    conn: Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     random_cells(conn, 4)
-    exact = load_matrix(conn, MatrixQuery(top_authors=3, top_retweeters=5))
-    assert exact.ranking_exact
+    settled = load_matrix(conn, MatrixQuery(top_authors=3, top_retweeters=5))
+    scans: list[int | None] = []
+    scan = matrix_module._ranked_within_by_scan
+
+    def counted_scan(c: Connection, authors: list[int], limit: int | None) -> list[tuple[int, int]]:
+        scans.append(limit)
+        return scan(c, authors, limit)
+
+    monkeypatch.setattr("retweetctl.matrix._ranked_within_by_scan", counted_scan)
     monkeypatch.setattr("retweetctl.matrix.RANK_BATCH", 2)
     monkeypatch.setattr("retweetctl.matrix.RANK_SCAN_LIMIT", 4)
-    monkeypatch.setattr("retweetctl.commands.matrix.RANK_SCAN_LIMIT", 4)
-    partial = load_matrix(conn, MatrixQuery(top_authors=3, top_retweeters=5))
-    assert not partial.ranking_exact
-    # The rows come from the 4 most active retweeters the walk read, best first.
-    most_active = [p.id for p in load_matrix(conn, MatrixQuery(top_retweeters=4)).retweeters]
-    assert {p.id for p in partial.retweeters} == set(most_active)
-    assert partial.retweeters[0].id == exact.retweeters[0].id
-    _, out, _ = matrix_cli("--top-authors", "3", "--top-retweeters", "5")
-    assert out.rstrip("\n").endswith(
-        "retweeters ranked among the 4 most active only (--author ranks them all)"
-    )
+    walked = load_matrix(conn, MatrixQuery(top_authors=3, top_retweeters=5))
+    assert scans == [5]  # the walk gave up after 4 retweeters: the cells were scanned
+    assert walked.retweeters == settled.retweeters and walked.cells == settled.cells
+    # Every row shown retweeted at least one column shown: no row padded with zeros.
+    assert all(any(walked.row(i)) for i in range(len(walked.retweeters)))
 
 
 def test_the_default_view_has_no_empty_rows(filled: str, matrix_cli: Run) -> None:

@@ -20,7 +20,6 @@ from retweetctl.errors import UsageError
 from retweetctl.matrix import (
     DEFAULT_TOP_AUTHORS,
     DEFAULT_TOP_RETWEETERS,
-    RANK_SCAN_LIMIT,
     Matrix,
     MatrixQuery,
     load_matrix,
@@ -256,11 +255,17 @@ def _width_cut_notes(matrix: Matrix) -> list[str]:
 
 
 def _table_notes(matrix: Matrix) -> list[str]:
-    return _left_out(matrix, how="{option} {everyone}, or --format edges")
+    return _left_out(matrix, how="{option} {everyone}, or --format edges", many="--format edges")
 
 
-def _left_out(matrix: Matrix, how: str) -> list[str]:
-    """`N authors left out, use … to see them`, for each dimension that was cut."""
+# Above this many authors or retweeters in all, a table of them all is no use at a
+# terminal: the note for the table points to the edges alone.
+TABLE_EVERYONE_MAX = 1_000
+
+
+def _left_out(matrix: Matrix, how: str, many: str | None = None) -> list[str]:
+    """`N authors left out, use … to see them`, for each dimension that was cut; with
+    `many`, that alone when there are more than TABLE_EVERYONE_MAX of them in all."""
     lines = []
     for noun, option, left_out, shown in (
         ("authors", "--top-authors", matrix.authors_left_out, len(matrix.authors)),
@@ -269,14 +274,13 @@ def _left_out(matrix: Matrix, how: str) -> list[str]:
         if left_out > 0:
             if left_out == 1:
                 noun = noun.removesuffix("s")
-            use = how.format(option=option, everyone=shown + left_out)
+            everyone = shown + left_out
+            if many is not None and everyone > TABLE_EVERYONE_MAX:
+                lines.append(f"{left_out:,} {noun} left out ({many} gives every cell)")
+                continue
+            use = how.format(option=option, everyone=everyone)
             # the count for a reader, the option's value as it is typed
             lines.append(f"{left_out:,} {noun} left out, use {use} to see them")
-    if not matrix.ranking_exact:
-        lines.append(
-            f"retweeters ranked among the {RANK_SCAN_LIMIT:,} most active only"
-            " (--author ranks them all)"
-        )
     return lines
 
 
