@@ -246,10 +246,16 @@ def check_inputs(names: Sequence[str]) -> None:
         if name == STDIN:
             continue
         try:
-            if stat.S_ISREG(os.stat(name).st_mode):  # a pipe would be drained or block: not opened
+            mode = os.stat(name).st_mode
+            if stat.S_ISREG(mode):  # a pipe would be drained or block: not opened
                 open(name, "rb").close()  # root passes os.access() for anything: really open it
         except OSError as exc:
             raise NoInputError(f"cannot read {name}: {exc.strerror or exc}") from None
+        if stat.S_ISDIR(mode):
+            where = name.rstrip("/") or "/"
+            raise NoInputError(
+                f"cannot read {name}: a directory; give the files in it ({where}/*.jsonl, say)"
+            )
 
 
 def _check_rejects_is_no_input(rejects: Path | None, names: Sequence[str]) -> None:

@@ -800,3 +800,31 @@ def test_debug_says_where_each_file_is_parsed_and_what_each_step_took(
     ]
     assert folds and all(folds)
     assert sum(int(m.group(1)) for m in folds if m) == 49
+
+
+def test_a_directory_among_the_inputs_stops_the_run_before_anything_loads(
+    cli_env: dict[str, str], tmp_path: Path, conn: Connection
+) -> None:
+    good = tmp_path / "good.csv"
+    good.write_text("tweet_id,retweeter_id,author_id\n906,1,806\n")
+    folder = tmp_path / "day1"
+    folder.mkdir()
+    result = run_cli(["load", str(good), str(folder)], cli_env)
+    assert result.exit_code == ExitCode.NO_INPUT
+    assert result.stderr.strip() == (
+        f"retweetctl: error: cannot read {folder}: a directory;"
+        f" give the files in it ({folder}/*.jsonl, say)"
+    )
+    assert conn.execute("SELECT count(*) FROM retweets").fetchone() == (0,)
+
+
+def test_debug_at_a_terminal_draws_no_bar_over_its_log(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    pages = TWARC / "noflat.jsonl"
+    run = run_on_terminal(["--debug", "load", str(pages)], cli_env, on="stderr", cwd=tmp_path)
+    assert run.exit_code == ExitCode.OK
+    text = visible(run.screen.decode(errors="replace"))
+    assert "━" not in text  # the bar: its log lines say how the load goes
+    logged = [line for line in re.split(r"[\r\n]+", text) if "retweetctl.load" in line]
+    assert len(logged) == 5 and all(line.startswith("DEBUG:retweetctl.load:") for line in logged)

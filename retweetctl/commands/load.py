@@ -83,7 +83,8 @@ def command(
             author_id = parse_id(author, "--author")
         except Exception as exc:
             raise typer.BadParameter(str(exc.args[-1]), param_hint="--author") from None
-    show_progress = not quiet and not as_json and sys.stderr.isatty()
+    # --debug: its log lines tell the progress; a live bar would be written over them
+    show_progress = not quiet and not as_json and not state(ctx).debug and sys.stderr.isatty()
     if "-" in files and sys.stdin.isatty() and not quiet:
         warn("reading standard input: paste or type JSONL or CSV lines, then Ctrl-D")
     with state(ctx).connect() as conn:
@@ -114,7 +115,7 @@ def command(
                     aborted = stopped
         except LoadInterrupted as stopped:  # said after the bar is gone; still exit 130
             if not quiet:
-                _say_interrupted(stopped.report, len(files))
+                _say_interrupted(stopped.report, len(files), as_json, strict)
             raise
         if aborted is not None:  # said after the bar is gone, so it starts a line of its own
             if not quiet:
@@ -126,24 +127,30 @@ def command(
             catch_up_telling(conn, quiet=quiet)
         except KeyboardInterrupt:
             if not quiet:  # the fold rolled back; its deltas wait for the next one
-                warn(
-                    f"interrupted: all {len(files):,} file{'' if len(files) == 1 else 's'}"
-                    " stored; the matrix catches up when it next runs"
-                )
+                _print_report(report, as_json)
+                stored = "the file is" if len(files) == 1 else f"all {len(files):,} files are"
+                warn(f"interrupted: {stored} stored; the matrix catches up when it next runs")
             raise
     if not quiet:
         _print_report(report, as_json)
 
 
-def _say_interrupted(report: LoadReport, inputs: int) -> None:
-    """One line when Ctrl-C stopped a run that had stored files: where to take it up again.
-    Nothing stored (one file, or --strict): nothing to explain, as for any Ctrl-C."""
+def _say_interrupted(report: LoadReport, inputs: int, as_json: bool, strict: bool) -> None:
+    """When Ctrl-C stopped a run of several files, or one that had stored some: the summary
+    of those stored, and one line saying where to take it up again. One file that was
+    rolled back: nothing to explain, as for any Ctrl-C."""
     kept = report.committed
-    if not kept:
+    if not kept and inputs == 1:
         return
-    text = f"interrupted: {len(kept):,} of {inputs:,} files stored (up to {kept[-1].input})"
+    if kept:
+        _print_report(LoadReport(files=kept), as_json)
+    text = f"interrupted: {len(kept):,} of {inputs:,} files stored"
+    if kept:
+        text += f" (up to {kept[-1].input})"
     in_flight = [r.input for r in report.files if not r.committed]
-    if in_flight:
+    if strict:
+        text += "; --strict: every file rolled back"
+    elif in_flight:
         text += f"; {in_flight[-1]} rolled back, nothing of it stored"
     warn(text)
 

@@ -108,26 +108,41 @@ def test_ctrl_c_of_fetch_mid_tweet_is_exit_130_and_the_run_is_recorded_interrupt
         assert runs.fetchall() == [("interrupted", "KeyboardInterrupt", True)]
 
 
-@pytest.mark.parametrize("quiet", [False, True], ids=["says-what-was-kept", "quiet"])
+@pytest.mark.parametrize(
+    ("quiet", "nth"),
+    [(False, 2), (True, 2), (False, 1)],
+    ids=["says-what-was-kept", "quiet", "in-the-first-file"],
+)
 def test_ctrl_c_of_load_mid_file_is_exit_130_and_keeps_the_files_before(
-    cli_env: dict[str, str], db_url: str, tmp_path: Path, ctrl_c_works: None, quiet: bool
+    cli_env: dict[str, str],
+    db_url: str,
+    tmp_path: Path,
+    ctrl_c_works: None,
+    quiet: bool,
+    nth: int,
 ) -> None:
     first = {(671, r, 771) for r in range(1, 1_001)}
     second = {(672, r, 772) for r in range(1, 1_001)}
     files = [write_csv(tmp_path / "a.csv", first), write_twarc(tmp_path / "b.jsonl", second)]
-    env = pause_env(cli_env, "copying", 2)  # the second file's COPY is open
+    env = pause_env(cli_env, "copying", nth)  # the nth file's COPY is open
     command = cli_command(["load", *(["--quiet"] if quiet else []), *map(str, files)])
-    result = interrupt_at(spawn(command, env, tmp_path / "p", cwd=tmp_path), "copying", 2)
+    result = interrupt_at(spawn(command, env, tmp_path / "p", cwd=tmp_path), "copying", nth)
     assert result.exit_code == ExitCode.INTERRUPTED, result.stderr
-    # One line, no traceback: which files are stored, so the user knows where to resume.
-    said = (
-        ""
-        if quiet
-        else f"interrupted: 1 of 2 files stored (up to {files[0]});"
-        f" {files[1]} rolled back, nothing of it stored\n"
-    )
-    assert result.stderr == pause_line("copying", 2) + said
-    assert retweets(db_url) == first  # each file is one transaction
+    # No traceback: the summary of the files stored, and one line saying where to resume.
+    if quiet:
+        said, summary = "", ""
+    elif nth == 2:
+        said = (
+            f"interrupted: 1 of 2 files stored (up to {files[0]});"
+            f" {files[1]} rolled back, nothing of it stored\n"
+        )
+        summary = f"{files[0]}: 1,000 of 1,000 records added\n"
+    else:
+        said = f"interrupted: 0 of 2 files stored; {files[0]} rolled back, nothing of it stored\n"
+        summary = ""
+    assert result.stderr == pause_line("copying", nth) + said
+    assert result.stdout == summary
+    assert retweets(db_url) == (first if nth == 2 else set())  # each file is one transaction
     assert count(db_url, "retweet_staging") == 0
     with psycopg.connect(db_url) as conn:
         runs = conn.execute("SELECT status FROM fetch_runs").fetchall()
@@ -144,8 +159,9 @@ def test_ctrl_c_of_load_in_its_final_catch_up_says_all_is_stored(
     result = interrupt_at(spawn(command, env, tmp_path / "p", cwd=tmp_path), "catching-up", 1)
     assert result.exit_code == ExitCode.INTERRUPTED, result.stderr
     assert result.stderr == pause_line("catching-up", 1) + (
-        "interrupted: all 1 file stored; the matrix catches up when it next runs\n"
+        "interrupted: the file is stored; the matrix catches up when it next runs\n"
     )
+    assert result.stdout == f"{path}: 500 of 500 records added\n"
     assert retweets(db_url) == rows
     with psycopg.connect(db_url) as conn:
         pending = conn.execute("SELECT count(*) FROM retweet_cell_deltas").fetchone()
