@@ -28,7 +28,7 @@ from typing import IO, Any
 import psycopg
 from psycopg.pq import TransactionStatus
 
-from retweetctl import parallel
+from retweetctl import jsonl_workers, parallel
 from retweetctl.conflicts import CONFLICTS, Notify, conflict_reason, retry_conflicts
 from retweetctl.database import Connection, server_on_this_machine
 from retweetctl.errors import (
@@ -56,7 +56,7 @@ from retweetctl.readers import (
 )
 from retweetctl.readers.common import ReaderInput
 from retweetctl.readers.formats import Reader
-from retweetctl.readers.jsonl import BlockSource, JsonlBlock, serial_blocks
+from retweetctl.readers.jsonl import BLOCK_BYTES, BlockSource, JsonlBlock, serial_blocks
 from retweetctl.runaudit import run_audit
 
 log = logging.getLogger(__name__)
@@ -76,11 +76,15 @@ _TWEET_ID = itemgetter(0)
 _AUTHOR_ID = itemgetter(2)
 # Marks a tweet whose author the database did not know either.
 UNKNOWN = 0
-# Blocks of the next file parsed while the server merges this one (load_files): 64
-# blocks are 64 MiB of lines (256 MiB in workers' ranges), about 15-60 MB of parsed
-# records held; real twarc2 pages parse at ~330 MB/s in one process, so that covers
-# 0.2-0.8 s of the merge's wait.
-PARSE_AHEAD_BLOCKS = 64
+# Lines of the next file parsed ahead while the server writes this one's users and
+# merges it (load_files), as blocks of parsed records held (1 MiB of lines a block
+# in-process, 4 MiB in workers' ranges). A 135 MB twarc2 file's tail (users, merge)
+# took 0.5-0.8 s here, in which the main process parses 100-150 MB; 64 MiB ahead left
+# it idle half that time. The 1 GB archive in 8 files (/work/exp timing, 5 interleaved
+# pairs, 2026-12-01): 256 MiB ahead took 0.81-1.01x the time of 64 MiB (geometric
+# mean 0.91x); peak RSS 84 against 77 MiB, and 127 against 80 MiB when the next file
+# is larger than 256 MB (a 541 MB file, then a 1,078 MB one): ~0.18 MB of records a MiB.
+PARSE_AHEAD_BYTES = 256 << 20
 # An uncompressed file at least this big is parsed in worker processes reading their
 # own ranges of it, when cores are idle (jsonl_workers.file_blocks): a pool's first
 # result comes 0.08 s after it starts and the workers' results cost the main process
@@ -422,7 +426,7 @@ class _Ahead:
     When a file's lines are all parsed, the server still has its users and its merge
     to do (about a quarter of a 541 MB archive's load), and this process waits: the
     next file's parse (in a thread, or its workers) fills that wait, up to
-    PARSE_AHEAD_BLOCKS blocks. Opening it early changes nothing else: its records,
+    PARSE_AHEAD_BYTES of lines. Opening it early changes nothing else: its records,
     rejects and transaction are the same. If it cannot be opened now, it is opened
     at its turn, which then says what is wrong.
     """
@@ -516,9 +520,10 @@ class _FileLoader:
             started: Ahead[JsonlBlock] | None = None
             where = "in this process"
             if isinstance(reader, JsonlReader):
-                blocks, where = _jsonl_blocks(source, self.workers)
+                blocks, where, block_bytes = _jsonl_blocks(source, self.workers)
                 if ahead:
-                    started = Ahead(iter(blocks(source.stream, name)), PARSE_AHEAD_BLOCKS)
+                    depth = max(1, PARSE_AHEAD_BYTES // block_bytes)
+                    started = Ahead(iter(blocks(source.stream, name)), depth)
                     started.start()
                     reader.blocks = _queued(started)
                     where += ", begun while the input before it merged"
@@ -703,17 +708,20 @@ def _prestart_workers(names: Sequence[str], workers: int) -> None:
             return
 
 
-def _jsonl_blocks(source: Input, workers: int) -> tuple[BlockSource, str]:
-    """Where a JSONL input is parsed, and the words for it (--debug): here, or in `workers`
-    processes once it is large (an uncompressed file: each worker reads its own ranges)."""
+def _jsonl_blocks(source: Input, workers: int) -> tuple[BlockSource, str, int]:
+    """Where a JSONL input is parsed, the words for it (--debug) and the bytes of lines in
+    a block it yields: here, or in `workers` processes once it is large (an uncompressed
+    file: each worker reads its own ranges)."""
     if workers <= 1:
-        return serial_blocks, "in this process"
+        return serial_blocks, "in this process", BLOCK_BYTES
     identity = source.identity()
     if identity is not None and source.size is not None and source.size >= RANGED_MIN_BYTES:
         blocks = file_blocks(FileIdentity(*identity), source.size, workers)
-        return blocks, f"by {workers} worker processes, each reading its own ranges of it"
+        where = f"by {workers} worker processes, each reading its own ranges of it"
+        return blocks, where, jsonl_workers.RANGE_BYTES
     shipped = functools.partial(parallel_blocks, workers=workers)
-    return shipped, f"by {workers} worker processes once large, its lines shipped to them"
+    where = f"by {workers} worker processes once large, its lines shipped to them"
+    return shipped, where, parallel.CHUNK_BYTES
 
 
 def _detect(source: Input) -> Format | None:

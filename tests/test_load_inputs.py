@@ -515,10 +515,21 @@ def test_the_next_file_is_parsed_while_this_one_merges_with_the_same_result(
         events.append("merge")
         return real_merge(self)
 
+    depths: list[int] = []
+
+    class SpyAhead(parallel.Ahead[Any]):
+        def __init__(self, items: Any, depth: int) -> None:
+            depths.append(depth)
+            super().__init__(items, depth)
+
     monkeypatch.setattr(load_module._FileLoader, "open", spy_open)
     monkeypatch.setattr(StagingBatch, "merge", spy_merge)
+    monkeypatch.setattr(load_module, "Ahead", SpyAhead)
     (tmp_path / "run").mkdir()
     together = load(conn, names, tmp_path / "run").files
+    # Ahead by bytes of lines: 256 blocks of 1 MiB here, as many 4 KiB ranges in workers.
+    block = jsonl_workers.RANGE_BYTES if workers > 1 else 1 << 20
+    assert depths == [load_module.PARSE_AHEAD_BYTES // block] * 2
     # Each next file was opened, its parse begun, before the file before it merged.
     assert events == [
         "open 2sets.jsonl",
