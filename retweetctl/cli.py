@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import logging
 import os
 import sys
@@ -82,6 +83,7 @@ def _rich_help(group: Any) -> None:
     group.rich_markup_mode = COMMAND_MARKUP_MODE
     for command in group.commands.values():
         command.rich_markup_mode = COMMAND_MARKUP_MODE
+        command.help = one_line_paragraphs(command.help)
 
 
 def _import_command(name: str, module: str, attribute: str) -> Any:
@@ -91,11 +93,23 @@ def _import_command(name: str, module: str, attribute: str) -> Any:
         group.name = name
         _rich_help(group)
         return group
-    return typer.main.get_command_from_info(
+    command = typer.main.get_command_from_info(
         typer.models.CommandInfo(name=name, callback=target),
         pretty_exceptions_short=True,
         rich_markup_mode=COMMAND_MARKUP_MODE,
     )
+    command.help = one_line_paragraphs(command.help)
+    return command
+
+
+def one_line_paragraphs(text: str | None) -> str | None:
+    """A docstring's paragraphs each on one line. Typer (0.28) keeps the line breaks of the
+    paragraphs after the first, and rich then wraps each source line again at the
+    terminal's width: ragged lines of one word. A paragraph starting with \b is kept."""
+    if not text:
+        return text
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(p if p.startswith("\b") else " ".join(p.split()) for p in paragraphs)
 
 
 app = typer.Typer(

@@ -43,6 +43,13 @@ def test_every_command_has_help_and_is_in_readme(path: str, help_text: str | Non
     )
 
 
+@pytest.mark.parametrize(("path", "help_text"), command_paths())
+def test_every_paragraph_of_a_help_text_is_one_line(path: str, help_text: str | None) -> None:
+    """Else rich wraps each source line again at 80 columns: lines of one word."""
+    for paragraph in (help_text or "").split("\n\n"):
+        assert paragraph.startswith("\b") or "\n" not in paragraph, (path, paragraph)
+
+
 @pytest.mark.parametrize("path", [p for p, _ in command_paths()])
 def test_help_of_every_command_exits_0(path: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert run([*path.split(), "--help"]) == ExitCode.OK
