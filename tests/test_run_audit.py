@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -37,25 +38,34 @@ def wait_for_copy(db_url: str, deadline_seconds: float = 60) -> None:
     raise AssertionError("the load never reached its COPY")
 
 
-def test_ctrl_c_during_load_records_interrupted(cli_env: dict[str, str], db_url: str) -> None:
-    load = subprocess.Popen(
-        [sys.executable, "-m", "retweetctl", "load", "--format", "csv", "-"],
-        env=cli_env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+def test_ctrl_c_during_load_records_interrupted(
+    cli_env: dict[str, str], db_url: str, tmp_path: Path
+) -> None:
+    said = tmp_path / "stderr"
+    with said.open("wb") as stderr:  # a file, not a pipe nobody reads while it runs
+        load = subprocess.Popen(
+            [sys.executable, "-m", "retweetctl", "load", "--format", "csv", "-"],
+            env=cli_env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
     assert load.stdin is not None
     try:
         load.stdin.write(b"tweet_id,retweeter_id,author_id\n" + b"1,2,3\n" * 1000)
         load.stdin.flush()  # stdin stays open: the load waits inside its COPY for more
         wait_for_copy(db_url)
         load.send_signal(signal.SIGINT)
-        code = load.wait(timeout=60)
+        try:
+            code = load.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"the load did not stop after Ctrl-C; stderr: {said.read_text()!r}"
+            ) from None
     finally:
         load.kill()
         load.stdin.close()
-    assert code == ExitCode.INTERRUPTED
+    assert code == ExitCode.INTERRUPTED, said.read_text()
     with psycopg.connect(db_url) as conn:
         assert runs(conn) == [("load", "interrupted", "KeyboardInterrupt", 0, 0)]
         assert conn.execute("SELECT count(*) FROM retweets").fetchone() == (0,)
