@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -137,3 +138,16 @@ def cli(cli_env: dict[str, str]):  # type: ignore[no-untyped-def]
         return run_cli(args, env, input=input)
 
     return invoke
+
+
+@pytest.fixture
+def ctrl_c_works() -> Iterator[None]:
+    """Children start with SIGINT's default action even if this pytest ignores SIGINT.
+
+    A background `make test &` starts with SIGINT ignored, and an ignored signal stays
+    ignored across exec (Python then installs no KeyboardInterrupt handler); a handled one
+    is reset to the default. So handle it here while the test spawns its process.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)

@@ -39,7 +39,7 @@ def wait_for_copy(db_url: str, deadline_seconds: float = 60) -> None:
 
 
 def test_ctrl_c_during_load_records_interrupted(
-    cli_env: dict[str, str], db_url: str, tmp_path: Path
+    cli_env: dict[str, str], db_url: str, tmp_path: Path, ctrl_c_works: None
 ) -> None:
     said = tmp_path / "stderr"
     with said.open("wb") as stderr:  # a file, not a pipe nobody reads while it runs

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -49,19 +48,6 @@ def test_eight_overlapping_merges_at_once(
     assert retweets(db_url) == expected
     assert added == len(expected)
     assert count(db_url, "retweet_staging") == 0
-
-
-@pytest.fixture
-def ctrl_c_works() -> Iterator[None]:
-    """Children start with SIGINT's default action even if this pytest ignores SIGINT.
-
-    A background `make test &` starts with SIGINT ignored, and an ignored signal stays
-    ignored across exec (Python then installs no KeyboardInterrupt handler); a handled one
-    is reset to the default. So handle it here while the test spawns its process.
-    """
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, previous)
 
 
 def interrupt_at(proc: Proc, step: str, nth: int) -> CliResult:
